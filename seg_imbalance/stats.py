@@ -67,7 +67,30 @@ def _bins(block:np.ndarray, n_classes:int, ignore_index:int|None, lut:np.ndarray
     if ignore_index is not None: lab[block == ignore_index] = n_classes
     return lab
 
-# %% ../nbs/02_stats.ipynb #c010
+# %% ../nbs/02_stats.ipynb #c011
+class _Binner:
+    "Bins blocks of mask values (class, `n_classes` = ignored, `n_classes+1` = invalid, see `_value_lut`) and tracks invalid values"
+    def __init__(self, dtype:np.dtype, n_classes:int, ignore_index:int|None):
+        self.C, self.ign, self.n_ign, self.bad = n_classes, ignore_index, 0, False
+        top = np.iinfo(dtype).max if dtype.kind == 'u' else 1
+        fast = dtype.kind in 'ub' and dtype.itemsize <= 2 and (ignore_index is None or ignore_index >= 0)
+        self.mode = 'lut' if not fast else 'raw' if ignore_index is None or ignore_index < n_classes or n_classes > top else 'clip'
+        self.count_ign = self.mode == 'clip' and ignore_index <= top
+        self.lut = _value_lut(dtype, n_classes, ignore_index) if self.mode == 'lut' else None
+    def __call__(self, block:np.ndarray) -> np.ndarray:
+        if self.mode == 'raw':
+            self.bad |= bool(block.size) and block.max() >= self.C
+            return block
+        if self.mode == 'lut': return _bins(block, self.C, self.ign, self.lut)
+        if self.count_ign: self.n_ign += np.count_nonzero(block == self.ign)
+        return np.minimum(block, self.C)
+    def finish(self, S:np.ndarray) -> bool:
+        "Move ignored counts to their bin in `S` (raw mode); `True` if there were invalid values"
+        if self.mode == 'raw' and self.ign is not None and 0 <= self.ign < self.C: S[..., self.C], S[..., self.ign] = S[..., self.ign], 0
+        if self.mode == 'raw': return self.bad
+        return bool(S[-1, -1, self.C] != self.n_ign) if self.mode == 'clip' else bool(S[-1, -1, self.C + 1])
+
+# %% ../nbs/02_stats.ipynb #c012
 def _bad_values(mask:np.ndarray, n_classes:int, ignore_index:int|None) -> ValueError:
     "The error for a mask holding values that are neither classes nor the ignore index"
     v = np.unique(mask).astype(np.int64)
@@ -75,7 +98,7 @@ def _bad_values(mask:np.ndarray, n_classes:int, ignore_index:int|None) -> ValueE
     return ValueError(f"mask values {bad[:8].tolist()}{' ...' if len(bad) > 8 else ''} are outside [0, {n_classes}) "
                       f"and not the ignore index ({ignore_index})")
 
-# %% ../nbs/02_stats.ipynb #c011
+# %% ../nbs/02_stats.ipynb #c013
 def _edges(starts:np.ndarray, size:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Band edges (all window starts and ends, sorted) and the edge index of each window's start and end"
     e = np.unique(np.concatenate([starts, starts + size]))
@@ -90,24 +113,25 @@ def _row_blocks(ey:np.ndarray, max_rows:int) -> list[tuple[int, int]]:
     if cuts[-1] != ey[-1]: cuts.append(int(ey[-1]))
     return list(zip(cuts[:-1], cuts[1:]))
 
-# %% ../nbs/02_stats.ipynb #c013
+# %% ../nbs/02_stats.ipynb #c015
 def _integral(mask:np.ndarray, n_classes:int, ey:np.ndarray, ex:np.ndarray, ignore_index:int|None,
-              block_px:int=1 << 20) -> np.ndarray:
-    "Summed-area table at the band edges: `S[j, i, k]` = pixels of bin `k` in rows `[ey[0], ey[j])` × cols `[ex[0], ex[i])`"
+              block_px:int=1 << 18) -> tuple[np.ndarray, bool]:
+    "Summed-area table at the band edges, `S[j, i, k]` = pixels of bin `k` in rows `[ey[0], ey[j])` × cols `[ex[0], ex[i])`; invalid values seen"
     K, nby, nbx = n_classes + 2, len(ey) - 1, len(ex) - 1
     S = np.zeros((nby + 1, nbx + 1, K), np.int32 if mask.size < 2**31 else np.int64)
-    row_band = np.repeat(np.arange(nby), np.diff(ey))
-    col_bin = np.repeat(np.arange(nbx, dtype=np.intp), np.diff(ex)) * K
-    lut, width, key = _value_lut(mask.dtype, n_classes, ignore_index), len(col_bin), None
-    for r0, r1 in _row_blocks(ey, max(1, block_px // width)):
+    row_band, col_bin = np.repeat(np.arange(nby), np.diff(ey)), np.repeat(np.arange(nbx, dtype=np.intp), np.diff(ex)) * K
+    binner, width, key = _Binner(mask.dtype, n_classes, ignore_index), len(col_bin), None
+    blocks = _row_blocks(ey, max(1, block_px // width))
+    buf = np.empty(max(r1 - r0 for r0, r1 in blocks) * width, np.intp)
+    for r0, r1 in blocks:
         lb = row_band[r0 - ey[0]:r1 - ey[0]]; j0, j1 = int(lb[0]), int(lb[-1]) + 1
         if key != (lb - j0).tobytes(): key = (lb - j0).tobytes(); base = ((lb - j0) * (nbx * K))[:, None] + col_bin
-        idx = base + _bins(mask[r0:r1, ex[0]:ex[-1]], n_classes, ignore_index, lut)
-        S[1 + j0:1 + j1, 1:] += np.bincount(idx.ravel(), minlength=(j1 - j0) * nbx * K).reshape(j1 - j0, nbx, K)
+        idx = np.add(base, binner(mask[r0:r1, ex[0]:ex[-1]]), out=buf[:base.size].reshape(base.shape))
+        S[1 + j0:1 + j1, 1:] += np.bincount(idx.reshape(-1), minlength=(j1 - j0) * nbx * K).reshape(j1 - j0, nbx, K)
     np.cumsum(S, axis=0, dtype=S.dtype, out=S); np.cumsum(S, axis=1, dtype=S.dtype, out=S)
-    return S
+    return S, binner.finish(S)
 
-# %% ../nbs/02_stats.ipynb #c014
+# %% ../nbs/02_stats.ipynb #c016
 def _outside_invalid(mask:np.ndarray, n_classes:int, ey, ex, ignore_index:int|None) -> bool:
     "Whether the pixels outside the counted region `[ey[0], ey[-1]) × [ex[0], ex[-1])` hold invalid values"
     y0, y1, x0, x1 = (int(ey[0]), int(ey[-1]), int(ex[0]), int(ex[-1])) if len(ey) and len(ex) else (0, 0, 0, 0)
@@ -115,7 +139,16 @@ def _outside_invalid(mask:np.ndarray, n_classes:int, ey, ex, ignore_index:int|No
     parts = (mask[:y0], mask[y1:], mask[y0:y1, :x0], mask[y0:y1, x1:])
     return any(p.size and (_bins(p, n_classes, ignore_index, lut) == n_classes + 1).any() for p in parts)
 
-# %% ../nbs/02_stats.ipynb #c016
+# %% ../nbs/02_stats.ipynb #c018
+def _diff_at(S:np.ndarray, a:np.ndarray, b:np.ndarray, axis:int) -> np.ndarray:
+    "`S[b] - S[a]` along `axis`, by strided slices when `a` and `b` are evenly spaced with the same step"
+    st = int(a[1] - a[0]) if len(a) > 1 else 1
+    if st > 0 and (np.diff(a) == st).all() and (np.diff(b) == st).all():
+        sl = lambda i: (slice(None),) * axis + (slice(int(i[0]), int(i[-1]) + 1, st),)
+        return S[sl(b)] - S[sl(a)]
+    return np.take(S, b, axis) - np.take(S, a, axis)
+
+# %% ../nbs/02_stats.ipynb #c021
 def window_counts_at(mask:np.ndarray, # (H, W) class indices
                      n_classes:int, # number of classes
                      size:int, # window side in pixels
@@ -135,12 +168,11 @@ def window_counts_at(mask:np.ndarray, # (H, W) class indices
         if _outside_invalid(mask, n_classes, [], [], ignore_index): raise _bad_values(mask, n_classes, ignore_index)
         return np.zeros((len(ys), len(xs), nc), np.int32)
     (ey, ya, yb), (ex, xa, xb) = _edges(ys, size), _edges(xs, size)
-    S = _integral(mask, n_classes, ey, ex, ignore_index)
-    if S[-1, -1, n_classes + 1] or _outside_invalid(mask, n_classes, ey, ex, ignore_index): raise _bad_values(mask, n_classes, ignore_index)
-    T = S[yb, :, :nc] - S[ya, :, :nc]
-    return T[:, xb] - T[:, xa]
+    S, bad = _integral(mask, n_classes, ey, ex, ignore_index)
+    if bad or _outside_invalid(mask, n_classes, ey, ex, ignore_index): raise _bad_values(mask, n_classes, ignore_index)
+    return _diff_at(_diff_at(S[..., :nc], ya, yb, 0), xa, xb, 1)
 
-# %% ../nbs/02_stats.ipynb #c018
+# %% ../nbs/02_stats.ipynb #c023
 def window_counts(mask:np.ndarray, # (H, W) class indices
                   n_classes:int, # number of classes
                   size:int, # window side in pixels
@@ -153,7 +185,7 @@ def window_counts(mask:np.ndarray, # (H, W) class indices
     ys, xs = (np.arange(0, n - size + 1, stride) for n in mask.shape)
     return window_counts_at(mask, n_classes, size, ys, xs, ignore_index)
 
-# %% ../nbs/02_stats.ipynb #c027
+# %% ../nbs/02_stats.ipynb #c032
 def class_presence(counts:np.ndarray, # per-class pixel counts, classes on the last axis
                    min_pixels:int=1, # a class counts as present from this many pixels on
                   ) -> np.ndarray:
@@ -162,7 +194,7 @@ def class_presence(counts:np.ndarray, # per-class pixel counts, classes on the l
     if counts.ndim < 1: raise ValueError(f"counts must have a class axis (last); got a scalar")
     return counts >= _positive_int(min_pixels, 'min_pixels')
 
-# %% ../nbs/02_stats.ipynb #c028
+# %% ../nbs/02_stats.ipynb #c033
 def class_ratios(counts:np.ndarray, # per-class pixel counts, classes on the last axis
                 ) -> np.ndarray:
     "Each class's share of the labelled pixels along the last axis (float64; 0 where nothing is labelled)"
@@ -171,10 +203,10 @@ def class_ratios(counts:np.ndarray, # per-class pixel counts, classes on the las
     tot = counts.sum(-1, keepdims=True)
     return np.divide(counts, tot, out=np.zeros_like(counts), where=tot > 0)
 
-# %% ../nbs/02_stats.ipynb #c031
+# %% ../nbs/02_stats.ipynb #c036
 WEIGHT_SCHEMES = ('inverse', 'inverse_sqrt', 'balanced', 'median_freq', 'effective_number')
 
-# %% ../nbs/02_stats.ipynb #c032
+# %% ../nbs/02_stats.ipynb #c037
 def _check_counts(counts, scheme:str) -> np.ndarray:
     "Counts as float64 `(C,)` or `(n_images, C)`, finite and >= 0, not all zero"
     c = np.asarray(counts, dtype=np.float64) if np.asarray(counts).dtype != object else None
@@ -187,7 +219,7 @@ def _check_counts(counts, scheme:str) -> np.ndarray:
                          "e.g. np.stack([class_counts(m, n_classes) for m in masks])")
     return c
 
-# %% ../nbs/02_stats.ipynb #c033
+# %% ../nbs/02_stats.ipynb #c038
 def _raw_weights(c:np.ndarray, scheme:str, present:np.ndarray, beta:float) -> np.ndarray:
     "Unnormalised-then-normalised weights of the present classes (absent ones are set by the caller)"
     n = c.sum(0) if c.ndim == 2 else c
@@ -201,7 +233,7 @@ def _raw_weights(c:np.ndarray, scheme:str, present:np.ndarray, beta:float) -> np
             return np.median(f[present]) / f
     return w / w[present].mean() if scheme != 'effective_number' else w * present.sum() / w[present].sum()
 
-# %% ../nbs/02_stats.ipynb #c034
+# %% ../nbs/02_stats.ipynb #c039
 def class_weights(counts:np.ndarray, # pixels per class `(C,)`, or per image `(n_images, C)` (needed by `median_freq`)
                   scheme:str='balanced', # one of `WEIGHT_SCHEMES`
                   beta:float|None=None, # `effective_number` only; default 0.9999
@@ -221,7 +253,7 @@ def class_weights(counts:np.ndarray, # pixels per class `(C,)`, or per image `(n
     if not present.any(): raise ValueError(f"no class other than the ignore index ({ignore_index}) has pixels")
     return np.where(present, _raw_weights(c, scheme, present, beta), 0.)
 
-# %% ../nbs/02_stats.ipynb #c043
+# %% ../nbs/02_stats.ipynb #c048
 def batch_coverage(counts:np.ndarray, # per-patch counts `(n_patches, C)` or presence (bool)
                    bs, # batch size, or a sequence of them
                    weights:np.ndarray|None=None, # sampling weight of each patch; default uniform
@@ -239,7 +271,7 @@ def batch_coverage(counts:np.ndarray, # per-patch counts `(n_patches, C)` or pre
     p = np.clip(w @ pres / w.sum(), 0, 1)
     return 1 - (1 - p) ** b[..., None]
 
-# %% ../nbs/02_stats.ipynb #c047
+# %% ../nbs/02_stats.ipynb #c052
 def _scan_scenes(scenes:SceneSet, size:int, stride:int) -> tuple[np.ndarray, np.ndarray]:
     "Window counts `(n_patches, C)` of every scene (scenes smaller than `size` give none) and counts per scene `(n_scenes, C)`"
     C, ign, wins, per = scenes.n_classes, scenes.ignore_index, [], []
@@ -252,7 +284,7 @@ def _scan_scenes(scenes:SceneSet, size:int, stride:int) -> tuple[np.ndarray, np.
     if not wins: raise ValueError(f"no {size} px window fits in any scene (scene sizes {sorted({s.shape for s in scenes})})")
     return np.concatenate(wins), np.stack(per)
 
-# %% ../nbs/02_stats.ipynb #c048
+# %% ../nbs/02_stats.ipynb #c053
 def _report_inputs(source, size, stride, codes, ignore_index):
     "`(patch counts, pixel counts, per-image counts, codes, ignore_index, setting)` from a SceneSet, patch table or array"
     if isinstance(source, SceneSet):
@@ -272,7 +304,7 @@ def _report_inputs(source, size, stride, codes, ignore_index):
     setting = setting or f"{len(counts):,} patches"
     return counts, counts.sum(0), counts, codes, ignore_index, setting
 
-# %% ../nbs/02_stats.ipynb #c049
+# %% ../nbs/02_stats.ipynb #c054
 class ImbalanceReport:
     "Per-class imbalance `table` of a set of patches, with the data behind its plots"
     def __init__(self, table:pd.DataFrame, ratios:list[np.ndarray], presence_p:np.ndarray, setting:str):
@@ -280,7 +312,7 @@ class ImbalanceReport:
     def __repr__(self): return f"ImbalanceReport({self.setting})\n{self.table.to_string(float_format=lambda v: f'{v:.3g}')}"
     def _repr_html_(self): return f"<p>{self.setting}</p>" + self.table.to_html(float_format=lambda v: f'{v:.3g}')
 
-# %% ../nbs/02_stats.ipynb #c050
+# %% ../nbs/02_stats.ipynb #c055
 def imbalance_report(source, # a `SceneSet`, a patch table (`crop.tile`) or per-patch counts `(n_patches, C)`
                      size:int|None=None, # window side (`SceneSet` only)
                      stride:int|None=None, # window step (`SceneSet` only); default `size`
@@ -304,7 +336,7 @@ def imbalance_report(source, # a `SceneSet`, a patch table (`crop.tile`) or per-
                       **{f'w {s}': w for s, w in wts.items()}}, index=pd.Index([codes[c] for c in keep], name='class'))
     return ImbalanceReport(t, r, batch_coverage(pres[:, keep], 1, weights), setting)
 
-# %% ../nbs/02_stats.ipynb #c052
+# %% ../nbs/02_stats.ipynb #c057
 def _order_colors(rep:ImbalanceReport):
     "Class order (most frequent first) and one colour per class, shared by all plots"
     import matplotlib.pyplot as plt
@@ -316,7 +348,7 @@ def _ax(ax, figsize=(4, 3)):
     import matplotlib.pyplot as plt
     return ax if ax is not None else plt.subplots(figsize=figsize)[1]
 
-# %% ../nbs/02_stats.ipynb #c053
+# %% ../nbs/02_stats.ipynb #c058
 @patch
 def plot_pixels(self:ImbalanceReport, ax=None):
     "Share of labelled pixels per class, log scale"
@@ -326,7 +358,7 @@ def plot_pixels(self:ImbalanceReport, ax=None):
     ax.set_xscale('log'); ax.invert_yaxis(); ax.set_xlabel('pixel % (log)'); ax.set_title('pixel frequency')
     return ax
 
-# %% ../nbs/02_stats.ipynb #c054
+# %% ../nbs/02_stats.ipynb #c059
 @patch
 def plot_presence(self:ImbalanceReport, ax=None):
     "Share of patches holding each class"
@@ -335,7 +367,7 @@ def plot_presence(self:ImbalanceReport, ax=None):
     ax.set_xlim(0, 100); ax.invert_yaxis(); ax.set_xlabel('% of patches holding the class'); ax.set_title('patch presence')
     return ax
 
-# %% ../nbs/02_stats.ipynb #c055
+# %% ../nbs/02_stats.ipynb #c060
 @patch
 def plot_ratios(self:ImbalanceReport, ax=None):
     "Distribution of each class's share of the patches that hold it (box: quartiles, whiskers: 5–95 %)"
@@ -345,18 +377,20 @@ def plot_ratios(self:ImbalanceReport, ax=None):
     ax.set_xscale('log'); ax.invert_yaxis(); ax.set_xlabel('% of the patch, when present (log)'); ax.set_title('per-patch ratio')
     return ax
 
-# %% ../nbs/02_stats.ipynb #c056
+# %% ../nbs/02_stats.ipynb #c061
 @patch
 def plot_coverage(self:ImbalanceReport, ax=None, max_bs:int=64):
     "Probability that a batch holds each class, against the batch size"
     ax, (order, col) = _ax(ax), _order_colors(self)
     b = np.arange(1, max_bs + 1)
     for i in order: ax.plot(b, 100 * (1 - (1 - self.presence_p[i]) ** b), color=col[i], label=self.table.index[i])
-    ax.set_xscale('log', base=2); ax.set_ylim(0, 101); ax.set_xlabel('batch size'); ax.set_ylabel('% of batches holding it')
+    ticks = b[(b & (b - 1)) == 0]
+    ax.set_xscale('log', base=2); ax.set_xticks(ticks, [str(v) for v in ticks]); ax.set_ylim(0, 101)
+    ax.set_xlabel('batch size'); ax.set_ylabel('% of batches holding it')
     ax.set_title('batch coverage'); ax.legend(fontsize=6, ncol=2, loc='lower right')
     return ax
 
-# %% ../nbs/02_stats.ipynb #c057
+# %% ../nbs/02_stats.ipynb #c062
 @patch
 def plot(self:ImbalanceReport, figsize=(10, 6.5)):
     "All four views in one figure"
@@ -366,7 +400,7 @@ def plot(self:ImbalanceReport, figsize=(10, 6.5)):
     fig.suptitle(self.setting, fontsize=9); fig.tight_layout()
     return fig
 
-# %% ../nbs/02_stats.ipynb #c058
+# %% ../nbs/02_stats.ipynb #c063
 @patch
 def save(self:ImbalanceReport, out:str|Path, dpi:int=100) -> list[Path]:
     "Write `imbalance.csv` and one PNG per view into the folder `out`; returns the paths"

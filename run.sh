@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# seg_imbalance: the two set-up commands of the README.
+#   bash run.sh demo [seg-imbalance demo options]   create .venv, install, train on the built-in demo data
+#   bash run.sh test                                create .venv, install, check notebooks/library sync, nbdev-test, pytest
+set -euo pipefail
+cd "$(dirname "$0")"
+export NO_ALBUMENTATIONS_UPDATE=1 MPLBACKEND=Agg PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::FutureWarning}"
+
+ensure_env() {
+  local py=${PYTHON:-python3}
+  [ -x .venv/bin/python ] || "$py" -m venv .venv
+  # Re-install only when pyproject.toml changed since the last install.
+  local stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    echo "== installing seg_imbalance and its dependencies into .venv (a few minutes on a fresh machine)"
+    .venv/bin/pip install --disable-pip-version-check -q -e '.[dev]'
+    rm -f .venv/.installed-*; touch "$stamp"
+  fi
+  export PATH="$PWD/.venv/bin:$PATH"
+}
+
+snapshot() { git ls-files -co --exclude-standard -- nbs seg_imbalance | sort | xargs -r sha1sum; }
+
+check_sync() {
+  echo "== nbdev-export + nbdev-clean must leave the notebooks and the library unchanged"
+  local before after
+  before=$(snapshot); nbdev-export; nbdev-clean; after=$(snapshot)
+  if [ "$before" != "$after" ]; then
+    echo "FAILED: these files changed under nbdev-export/nbdev-clean (run both, then commit):"
+    diff <(echo "$before") <(echo "$after") | grep '^[<>]' | awk '{print $3}' | sort -u
+    exit 1
+  fi
+}
+
+case "${1:-}" in
+  demo) shift; ensure_env; seg-imbalance demo "$@" ;;
+  test)
+    shift; ensure_env; start=$(date +%s)
+    check_sync
+    echo "== nbdev-test (every notebook; cells flagged slow/cuda skipped)"
+    nbdev-test --n-workers 2 "$@"
+    echo "== pytest tests/"
+    python -m pytest tests -q -p no:cacheprovider
+    echo "== total $(( $(date +%s) - start )) s" ;;
+  *) echo "usage: bash run.sh demo [options] | bash run.sh test"; exit 2 ;;
+esac

@@ -1,0 +1,63 @@
+"Every kind of bad scene input fails with a ValueError that names the file and what was expected."
+import shutil
+import numpy as np, pytest
+from PIL import Image
+from seg_imbalance.io import read_scene_folder, save_scene_folder, scenes_from_arrays, synth_sceneset, Scene
+
+@pytest.fixture
+def folder(tmp_path):
+    return save_scene_folder(synth_sceneset(3, 64, seed=0), tmp_path / 'scenes')
+
+def test_good_folder_reads(folder):
+    ss = read_scene_folder(folder)
+    assert len(ss) == 3 and ss.n_classes == 6 and ss[0].shape == (64, 64)
+
+def test_label_out_of_range(folder):
+    m = np.array(Image.open(folder / 'masks' / 'synth_0001.png')); m[5, 7] = 6; m[0, 0] = 200
+    Image.fromarray(m).save(folder / 'masks' / 'synth_0001.png')
+    with pytest.raises(ValueError, match=r"synth_0001: mask values \[6, 200\] are outside \[0, 6\).*2 pixels"): read_scene_folder(folder)
+
+def test_ignore_index_is_allowed(folder):
+    m = np.array(Image.open(folder / 'masks' / 'synth_0001.png')); m[5, 7] = 255
+    Image.fromarray(m).save(folder / 'masks' / 'synth_0001.png')
+    assert read_scene_folder(folder, ignore_index=255).ignore_index == 255
+    (folder / 'ignore_index.txt').write_text('255\n')
+    assert read_scene_folder(folder).ignore_index == 255
+
+def test_size_mismatch(folder):
+    Image.fromarray(np.zeros((60, 64), np.uint8)).save(folder / 'masks' / 'synth_0002.png')
+    with pytest.raises(ValueError, match=r"synth_0002: image size \(64, 64\) and mask size \(60, 64\) differ"): read_scene_folder(folder)
+
+def test_image_without_mask(folder):
+    (folder / 'masks' / 'synth_0000.png').unlink()
+    with pytest.raises(ValueError, match=r"images without a mask .*synth_0000\.png"): read_scene_folder(folder)
+
+def test_mask_without_image(folder):
+    shutil.copy(folder / 'masks' / 'synth_0000.png', folder / 'masks' / 'stray.png')
+    with pytest.raises(ValueError, match=r"masks without an image .*stray"): read_scene_folder(folder)
+
+def test_empty_folder(tmp_path):
+    (tmp_path / 'images').mkdir(); (tmp_path / 'masks').mkdir(); (tmp_path / 'codes.txt').write_text('a\nb\n')
+    with pytest.raises(ValueError, match=r"holds no image files"): read_scene_folder(tmp_path)
+
+def test_missing_folder(tmp_path):
+    (tmp_path / 'codes.txt').write_text('a\nb\n')
+    with pytest.raises(ValueError, match=r"images is not a folder"): read_scene_folder(tmp_path)
+
+def test_unreadable_file(folder):
+    (folder / 'images' / 'synth_0001.png').write_bytes(b'garbage')
+    with pytest.raises(ValueError, match=r"cannot read file .*synth_0001\.png"): read_scene_folder(folder)
+
+def test_colour_mask_refused(folder):
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(folder / 'masks' / 'synth_0001.png')
+    with pytest.raises(ValueError, match=r"synth_0001\.png has shape \(64, 64, 3\): expected one channel"): read_scene_folder(folder)
+
+def test_missing_codes(folder):
+    (folder / 'codes.txt').unlink()
+    with pytest.raises(ValueError, match=r"codes\.txt not found"): read_scene_folder(folder)
+
+def test_arrays():
+    with pytest.raises(ValueError, match=r"no scenes"): scenes_from_arrays([], [], ['a', 'b'])
+    with pytest.raises(ValueError, match=r"2 images but 1 masks"): scenes_from_arrays([np.zeros((4, 4, 3))] * 2, [np.zeros((4, 4), int)], ['a', 'b'])
+    with pytest.raises(ValueError, match=r"scene_0: mask values \[2\]"): scenes_from_arrays([np.zeros((4, 4, 3))], [np.full((4, 4), 2)], ['a', 'b'])
+    with pytest.raises(ValueError, match=r"image size \(4, 5\) and mask size \(4, 4\) differ"): Scene(np.zeros((4, 5, 3)), np.zeros((4, 4), int))
