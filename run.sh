@@ -13,7 +13,9 @@ ensure_env() {
   local stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
   if [ ! -f "$stamp" ]; then
     echo "== installing seg_imbalance and its dependencies into .venv (a few minutes on a fresh machine)"
-    .venv/bin/pip install --disable-pip-version-check -q -e '.[dev]'
+    if ! .venv/bin/pip install --disable-pip-version-check -q -e '.[dev]' > .venv/install.log 2>&1; then
+      grep -v '^WARNING: Location' .venv/install.log | tail -30; echo "pip install failed: see .venv/install.log"; exit 1
+    fi
     rm -f .venv/.installed-*; touch "$stamp"
   fi
   export PATH="$PWD/.venv/bin:$PATH"
