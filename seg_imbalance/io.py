@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 from PIL import Image
+from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'Scene', 'check_mask', 'SceneSet', 'scenes_from_arrays', 'synth_sceneset', 'read_codes',
@@ -110,9 +111,11 @@ class SceneSet:
     def __iter__(self): return iter(self.scenes)
     def __repr__(self): return f"SceneSet({len(self)} scenes, codes={self.codes}, ignore_index={self.ignore_index})"
 
-    def validate(self) -> SceneSet:
-        "Read every mask once and check its values; returns `self`"
-        for s in self.scenes: check_mask(s.read_mask(), self.n_classes, self.ignore_index, s.name)
+    def validate(self, progress:bool|None=None) -> SceneSet:
+        "Read every mask once and check its values (progress bar by default from 50 scenes on); returns `self`"
+        it = self.scenes
+        if progress or (progress is None and len(it) >= 50): it = progress_bar(it, leave=False)
+        for s in it: check_mask(s.read_mask(), self.n_classes, self.ignore_index, s.name)
         return self
 
 # %% ../nbs/01_io.ipynb #c016
