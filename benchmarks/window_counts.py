@@ -60,11 +60,21 @@ def loop_time(mask, n_classes, size, stride, res, budget, seed=0):
     t = time.perf_counter(); run(ids); return (time.perf_counter() - t) / len(ids) * n, f'{len(ids):,} sampled'
 
 
+def peak_rss_mb() -> float:
+    "Peak resident memory of this process in MB: VmHWM (Linux; ru_maxrss would include the parent's peak, kept across exec)"
+    try:
+        for line in open('/proc/self/status'):
+            if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024
+    except OSError: pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(side, n_classes, size, stride):
-    "Run in a fresh process: make the mask, count its windows, print peak RSS in MB"
+    "Run in a fresh process: make the mask, count its windows, print peak RSS in MB before and after counting"
     m = make_mask(side, n_classes)
+    before = peak_rss_mb()
     window_counts(m, n_classes, size, stride)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(before, peak_rss_mb())
 
 
 def main():
@@ -95,9 +105,9 @@ def main():
     big = max(a.sides)
     out = subprocess.run([sys.executable, __file__, '--child', str(big), '--classes', str(C), '--size', str(size),
                           '--stride', str(stride)], capture_output=True, text=True, check=True)
-    rss = float(out.stdout.strip())
-    print(f"\npeak resident memory of a fresh process making the {big:,}² mask ({big * big / 2**20:.0f} MB) "
-          f"and counting its windows: {rss:.0f} MB")
+    before, after = map(float, out.stdout.split())
+    print(f"\npeak resident memory (VmHWM) of a fresh process making the {big:,}² mask ({big * big / 2**20:.0f} MB): "
+          f"{before:.0f} MB; after counting its windows: {after:.0f} MB")
 
 
 if __name__ == '__main__': main()

@@ -67,11 +67,19 @@ def _bins(block:np.ndarray, n_classes:int, ignore_index:int|None, lut:np.ndarray
     if ignore_index is not None: lab[block == ignore_index] = n_classes
     return lab
 
-# %% ../nbs/02_stats.ipynb #c011
+# %% ../nbs/02_stats.ipynb #c010
+def _bad_values(mask:np.ndarray, n_classes:int, ignore_index:int|None) -> ValueError:
+    "The error for a mask holding values that are neither classes nor the ignore index"
+    v = np.unique(mask).astype(np.int64)
+    bad = v[((v < 0) | (v >= n_classes)) & (v != (ignore_index if ignore_index is not None else -(2**62)))]
+    return ValueError(f"mask values {bad[:8].tolist()}{' ...' if len(bad) > 8 else ''} are outside [0, {n_classes}) "
+                      f"and not the ignore index ({ignore_index})")
+
+# %% ../nbs/02_stats.ipynb #c012
 class _Binner:
-    "Bins blocks of mask values (class, `n_classes` = ignored, `n_classes+1` = invalid, see `_value_lut`) and tracks invalid values"
-    def __init__(self, dtype:np.dtype, n_classes:int, ignore_index:int|None):
-        self.C, self.ign, self.n_ign, self.bad = n_classes, ignore_index, 0, False
+    "Bins blocks of `mask` values (class, `n_classes` = ignored, `n_classes+1` = invalid, see `_value_lut`) and tracks invalid values"
+    def __init__(self, mask:np.ndarray, n_classes:int, ignore_index:int|None):
+        self.mask, self.C, self.ign, self.n_ign, dtype = mask, n_classes, ignore_index, 0, mask.dtype
         top = np.iinfo(dtype).max if dtype.kind == 'u' else 1
         fast = dtype.kind in 'ub' and dtype.itemsize <= 2 and (ignore_index is None or ignore_index >= 0)
         self.mode = 'lut' if not fast else 'raw' if ignore_index is None or ignore_index < n_classes or n_classes > top else 'clip'
@@ -79,7 +87,7 @@ class _Binner:
         self.lut = _value_lut(dtype, n_classes, ignore_index) if self.mode == 'lut' else None
     def __call__(self, block:np.ndarray) -> np.ndarray:
         if self.mode == 'raw':
-            self.bad |= bool(block.size) and block.max() >= self.C
+            if block.size and block.max() >= self.C: raise _bad_values(self.mask, self.C, self.ign)
             return block
         if self.mode == 'lut': return _bins(block, self.C, self.ign, self.lut)
         if self.count_ign: self.n_ign += np.count_nonzero(block == self.ign)
@@ -87,16 +95,8 @@ class _Binner:
     def finish(self, S:np.ndarray) -> bool:
         "Move ignored counts to their bin in `S` (raw mode); `True` if there were invalid values"
         if self.mode == 'raw' and self.ign is not None and 0 <= self.ign < self.C: S[..., self.C], S[..., self.ign] = S[..., self.ign], 0
-        if self.mode == 'raw': return self.bad
+        if self.mode == 'raw': return False
         return bool(S[-1, -1, self.C] != self.n_ign) if self.mode == 'clip' else bool(S[-1, -1, self.C + 1])
-
-# %% ../nbs/02_stats.ipynb #c012
-def _bad_values(mask:np.ndarray, n_classes:int, ignore_index:int|None) -> ValueError:
-    "The error for a mask holding values that are neither classes nor the ignore index"
-    v = np.unique(mask).astype(np.int64)
-    bad = v[((v < 0) | (v >= n_classes)) & (v != (ignore_index if ignore_index is not None else -(2**62)))]
-    return ValueError(f"mask values {bad[:8].tolist()}{' ...' if len(bad) > 8 else ''} are outside [0, {n_classes}) "
-                      f"and not the ignore index ({ignore_index})")
 
 # %% ../nbs/02_stats.ipynb #c013
 def _edges(starts:np.ndarray, size:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -120,7 +120,7 @@ def _integral(mask:np.ndarray, n_classes:int, ey:np.ndarray, ex:np.ndarray, igno
     K, nby, nbx = n_classes + 2, len(ey) - 1, len(ex) - 1
     S = np.zeros((nby + 1, nbx + 1, K), np.int32 if mask.size < 2**31 else np.int64)
     row_band, col_bin = np.repeat(np.arange(nby), np.diff(ey)), np.repeat(np.arange(nbx, dtype=np.intp), np.diff(ex)) * K
-    binner, width, key = _Binner(mask.dtype, n_classes, ignore_index), len(col_bin), None
+    binner, width, key = _Binner(mask, n_classes, ignore_index), len(col_bin), None
     blocks = _row_blocks(ey, max(1, block_px // width))
     buf = np.empty(max(r1 - r0 for r0, r1 in blocks) * width, np.intp)
     for r0, r1 in blocks:
@@ -221,7 +221,7 @@ def _check_counts(counts, scheme:str) -> np.ndarray:
 
 # %% ../nbs/02_stats.ipynb #c038
 def _raw_weights(c:np.ndarray, scheme:str, present:np.ndarray, beta:float) -> np.ndarray:
-    "Unnormalised-then-normalised weights of the present classes (absent ones are set by the caller)"
+    "Normalised weights of the present classes (the caller sets absent ones to 0)"
     n = c.sum(0) if c.ndim == 2 else c
     with np.errstate(divide='ignore', invalid='ignore'):
         if scheme == 'inverse': w = 1 / n
@@ -245,6 +245,7 @@ def class_weights(counts:np.ndarray, # pixels per class `(C,)`, or per image `(n
     beta = 0.9999 if beta is None else float(beta)
     if not 0 <= beta < 1: raise ValueError(f"beta must be in [0, 1), got {beta}")
     c = _check_counts(counts, scheme)
+    if ignore_index is not None and 0 <= ignore_index < c.shape[-1]: c = c.copy(); c[..., ignore_index] = 0
     n = c.sum(0) if c.ndim == 2 else c
     present = n > 0
     if ignore_index is not None and 0 <= ignore_index < len(n): present[ignore_index] = False
@@ -289,8 +290,9 @@ def _report_inputs(source, size, stride, codes, ignore_index):
     "`(patch counts, pixel counts, per-image counts, codes, ignore_index, setting)` from a SceneSet, patch table or array"
     if isinstance(source, SceneSet):
         if size is None: raise ValueError("a SceneSet needs the window `size`")
-        stride = _positive_int(stride or size, 'stride')
-        counts, per = _scan_scenes(source, _positive_int(size, 'size'), stride)
+        size = _positive_int(size, 'size')
+        stride = _positive_int(size if stride is None else stride, 'stride')
+        counts, per = _scan_scenes(source, size, stride)
         return counts, per.sum(0), per, list(source.codes), source.ignore_index, f"{len(source)} scenes, {len(counts):,} windows of {size} px at stride {stride}"
     if isinstance(source, pd.DataFrame):
         if source.attrs.get('codes') is None: raise ValueError("not a patch table: table.attrs has no 'codes' (build it with crop.tile)")

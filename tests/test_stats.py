@@ -314,3 +314,21 @@ def test_report_bad_input(kw, msg):
 def test_report_of_scenes_needs_size(demo):
     with pytest.raises(ValueError, match='needs the window `size`'): imbalance_report(demo)
     with pytest.raises(ValueError, match='no 512 px window fits'): imbalance_report(demo, size=512)
+
+
+def test_dtype_edge_cases_of_the_fast_paths():
+    rng = np.random.default_rng(7)
+    m = rng.integers(0, 3, (20, 24)).astype(np.uint8)
+    # ignore index not representable in the dtype: nothing is ignored, any value >= n_classes is invalid
+    np.testing.assert_array_equal(window_counts(m, 3, 5, 3, ignore_index=300), ref_grid(m, 3, 5, 3))
+    m2 = m.copy(); m2[19, 23] = 200
+    with pytest.raises(ValueError, match=r'mask values \[200\]'): window_counts(m2, 3, 5, 3, ignore_index=300)
+    # more classes than the dtype holds
+    np.testing.assert_array_equal(window_counts(m, 300, 5, 3)[..., :3], ref_grid(m, 3, 5, 3))
+    # uint16 with the top value as ignore index
+    m3 = m.astype(np.uint16); m3[rng.random(m3.shape) < .3] = 65535
+    np.testing.assert_array_equal(window_counts(m3, 3, 6, 4, ignore_index=65535), ref_grid(m3, 3, 6, 4, 65535))
+
+def test_report_of_scenes_checks_size_and_stride(demo):
+    with pytest.raises(ValueError, match='size must be an integer >= 1, got 0'): imbalance_report(demo, size=0)
+    with pytest.raises(ValueError, match='stride must be an integer >= 1, got 0'): imbalance_report(demo, size=64, stride=0)
