@@ -10,9 +10,11 @@ What is measured
   timeline, `torch.profiler._memory_profiler.MemoryProfile`: every tensor allocation and free in order, summed, max
   taken). The inputs are excluded; the gradient of the logits (the same for both) is included. This is torch's
   own allocator traffic, not the process RSS (which malloc caching and the imported libraries blur).
+On a CPU shared with other jobs, multi-threaded timings of many small ops swing by 10x (threads wait for each
+other); `--threads 1` gives steadier ratios.
 """
 from __future__ import annotations
-import argparse, statistics, time, warnings
+import argparse, contextlib, os, statistics, sys, time, warnings
 import torch
 import segmentation_models_pytorch.losses as smpl
 from seg_imbalance.losses import (WeightedCrossEntropy, FocalLoss, DiceLoss, TverskyLoss, FocalTverskyLoss,
@@ -59,12 +61,21 @@ def fwd_bwd(loss, x, y):
     return time.perf_counter() - t0
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    "Silence file descriptor 2 (the profiler's C++ logging) for the block"
+    sys.stderr.flush(); saved = os.dup(2)
+    with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 2)
+    try: yield
+    finally: os.dup2(saved, 2); os.close(saved)
+
+
 def peak_bytes(loss, x, y) -> int:
     "Peak bytes of tensors allocated during one forward+backward, from torch profiler's allocation timeline"
     from torch.profiler import profile, ProfilerActivity
     from torch.profiler._memory_profiler import MemoryProfile, Action
     x.grad = None
-    with warnings.catch_warnings(), profile(activities=[ProfilerActivity.CPU], profile_memory=True,
+    with _quiet_stderr(), warnings.catch_warnings(), profile(activities=[ProfilerActivity.CPU], profile_memory=True,
                                             record_shapes=True, with_stack=True) as prof:
         warnings.simplefilter('ignore')
         loss(x, y).backward()
@@ -83,7 +94,9 @@ def main(argv=None):
     ap.add_argument('--repeats', type=int, default=7)
     ap.add_argument('--shape', type=int, nargs=4, default=[16, 6, 256, 256], metavar=('N', 'C', 'H', 'W'))
     ap.add_argument('--only', default='', help='run only rows whose name contains this')
+    ap.add_argument('--threads', type=int, default=0, help='torch threads (default: torch\'s choice); 1 resists load from other processes')
     a = ap.parse_args(argv)
+    if a.threads: torch.set_num_threads(a.threads)
     shape, reps = (([4, 6, 128, 128], 2) if a.quick else (a.shape, a.repeats))
     x, y = make_batch(*shape)
     x.requires_grad_()

@@ -5,9 +5,10 @@
 # %% ../nbs/07_losses.ipynb #c004
 from __future__ import annotations
 import functools
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 import numpy as np, torch, torch.nn.functional as F
 from torch import nn, Tensor
+from .stats import class_weights
 
 # %% auto #0
 __all__ = ['batch_counts', 'DynamicWeights', 'SegLoss', 'weighted_cross_entropy', 'WeightedCrossEntropy', 'focal_loss',
@@ -18,23 +19,23 @@ __all__ = ['batch_counts', 'DynamicWeights', 'SegLoss', 'weighted_cross_entropy'
 class _Batch(NamedTuple):
     x: Tensor            # float32 logits (N, C, K)
     t: Tensor            # int64 class codes (N, K), ignored pixels set to 0
-    ign: Tensor | None   # bool (N, K), True where ignored; None when no pixel is
+    ign: Tensor | None   # bool (N, K), True where ignored; None when no pixel can be
     shape: tuple         # the target's shape, for reduction='none'
 
 # %% ../nbs/07_losses.ipynb #c008
 def _check_targ(t:Tensor, n_classes:int, ignore_index:int|None) -> tuple[Tensor, Tensor|None]:
-    "Class codes `t` (int64) with ignored pixels set to 0, and the ignored mask (None when none is)"
+    "Class codes `t` (int64) with ignored pixels set to 0, and the ignored mask (None when no pixel can be)"
     ign = None
-    if ignore_index is not None:
+    if not t.numel(): return t, ign
+    lo, hi = (int(v) for v in t.aminmax())
+    if ignore_index is not None and lo <= ignore_index <= hi:          # else no pixel is ignored
         ign = t == ignore_index
-        if ign.any(): t = t.masked_fill(ign, 0)
-        else: ign = None
-    if t.numel():
-        lo, hi = t.aminmax()
-        if lo < 0 or hi >= n_classes:
-            bad = t[(t < 0) | (t >= n_classes)].unique()[:5].tolist()
-            raise ValueError(f"targ holds class codes {bad} outside 0..{n_classes - 1} "
-                             f"(inp has {n_classes} classes; ignore_index={ignore_index})")
+        t = t.masked_fill(ign, 0)
+        lo, hi = (int(v) for v in t.aminmax())
+    if lo < 0 or hi >= n_classes:
+        bad = t[(t < 0) | (t >= n_classes)].unique()[:5].tolist()
+        raise ValueError(f"targ holds class codes {bad} outside 0..{n_classes - 1} "
+                         f"(inp has {n_classes} classes; ignore_index={ignore_index})")
     return t, ign
 
 # %% ../nbs/07_losses.ipynb #c009
@@ -159,25 +160,47 @@ def _alpha(alpha, c:int, device) -> Tensor|None:
         raise ValueError(f"alpha must be a non-negative scalar or a vector of {c} per-class values, got {a.tolist()}")
     return a
 
-# %% ../nbs/07_losses.ipynb #c030
+# %% ../nbs/07_losses.ipynb #c031
+class _PixelLoss(torch.autograd.Function):
+    "Per-pixel `a_t·(1 − p_t)^γ·(−log p_t)` of logits `x` (N, C, K), 0 where ignored; fused backward"
+    @staticmethod
+    def forward(ctx, x, t, ign, a, gamma):
+        p = x.log_softmax(1)
+        lt = p.gather(1, t[:, None]).squeeze(1)                            # log p_t, (N, K)
+        ce = lt.neg()
+        if gamma:
+            q = torch.expm1(lt).neg_().clamp_min_(1e-12 if gamma < 1 else 0.)   # 1 − p_t, accurate near p_t = 1
+            k = lt.exp().mul_(q.pow(gamma - 1)).mul_(ce).mul_(gamma)
+            l = q.pow_(gamma); k.add_(l); l.mul_(ce)
+        else: l, k = ce, torch.ones_like(ce)
+        if a is not None:
+            at = a.take(t) if a.ndim else a
+            l, k = l.mul_(at), k.mul_(at)
+        if ign is not None: l.masked_fill_(ign, 0.); k.masked_fill_(ign, 0.)
+        ctx.save_for_backward(p.exp_(), t, k)
+        return l
+    @staticmethod
+    def backward(ctx, gl):
+        p, t, k = ctx.saved_tensors
+        s = (gl * k)[:, None]
+        return (p * s).scatter_add_(1, t[:, None], -s), None, None, None, None
+
+# %% ../nbs/07_losses.ipynb #c032
 @_fp32
 def _pixel_loss(inp, targ, weight=None, ignore_index=None, reduction='mean', gamma=0., alpha=None):
     "Per-pixel `α_t·w_t·(1 − p_t)^γ·(−log p_t)`, reduced (weighted mean over counted pixels by default)"
     b, weight = _prep(inp, targ, ignore_index), _as_weight(weight)
     counts = None if weight is None else _counts(b)[0]
     w, a = _weight(weight, b, counts), _alpha(alpha, b.x.shape[1], b.x.device)
-    l = F.cross_entropy(b.x, b.t, reduction='none')                   # −log p_t, (N, K)
-    if gamma: l = (-torch.expm1(-l)).clamp_min(1e-12 if gamma < 1 else 0.).pow(gamma) * l
     if w is not None: a = w if a is None else a * w
-    if a is not None: l = l * (a[b.t] if a.ndim else a)
-    if b.ign is not None: l = l.masked_fill(b.ign, 0.)
+    l = _PixelLoss.apply(b.x, b.t, b.ign, a, gamma)
     if reduction == 'none': return l.view(b.shape)
     if reduction == 'sum': return l.sum()
     if w is None: den = torch.tensor(b.t.numel() - (0 if b.ign is None else int(b.ign.sum())), device=l.device)
     else: den = (w * counts).sum()
     return l.sum() / torch.where(den > 0, den, 1)
 
-# %% ../nbs/07_losses.ipynb #c031
+# %% ../nbs/07_losses.ipynb #c033
 def weighted_cross_entropy(inp:Tensor, # logits (N, C, H, W)
                            targ:Tensor, # class codes (N, H, W)
                            weight=None, # per-class weights `(C,)`, 'batch', or a callable `counts -> weights`
@@ -188,7 +211,7 @@ def weighted_cross_entropy(inp:Tensor, # logits (N, C, H, W)
     if reduction not in SegLoss._reductions: raise ValueError(f"reduction must be one of {SegLoss._reductions}, got {reduction!r}")
     return _pixel_loss(inp, targ, weight, ignore_index, reduction)
 
-# %% ../nbs/07_losses.ipynb #c035
+# %% ../nbs/07_losses.ipynb #c037
 class WeightedCrossEntropy(SegLoss):
     "Cross-entropy with fixed or per-batch class weights, ignoring `ignore_index`; fastai-ready"
     def __init__(self, weight=None, # per-class weights `(C,)`, 'batch', or a `DynamicWeights`
@@ -197,8 +220,14 @@ class WeightedCrossEntropy(SegLoss):
         self.weight, self.ignore_index = _as_weight(weight), ignore_index
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         return weighted_cross_entropy(inp, targ, self.weight, self.ignore_index, self.reduction)
+    @classmethod
+    def from_counts(cls, counts, # data-set pixels per class `(C,)` (per image `(n, C)` for 'median_freq')
+                    scheme:str='balanced', # a `stats.class_weights` scheme
+                    ignore_index:int|None=None, reduction:str='mean', **kwargs) -> WeightedCrossEntropy:
+        "Weighted cross-entropy with `stats.class_weights(counts, scheme, **kwargs)`"
+        return cls(class_weights(counts, scheme, ignore_index=ignore_index, **kwargs), ignore_index, reduction)
 
-# %% ../nbs/07_losses.ipynb #c040
+# %% ../nbs/07_losses.ipynb #c044
 def focal_loss(inp:Tensor, # logits (N, C, H, W)
                targ:Tensor, # class codes (N, H, W)
                gamma:float=2., # focusing exponent γ ≥ 0 (0: cross-entropy)
@@ -212,7 +241,7 @@ def focal_loss(inp:Tensor, # logits (N, C, H, W)
     if reduction not in SegLoss._reductions: raise ValueError(f"reduction must be one of {SegLoss._reductions}, got {reduction!r}")
     return _pixel_loss(inp, targ, weight, ignore_index, reduction, gamma, alpha)
 
-# %% ../nbs/07_losses.ipynb #c045
+# %% ../nbs/07_losses.ipynb #c049
 class FocalLoss(SegLoss):
     "Softmax focal loss (Lin et al. 2017) with `gamma`, scalar or per-class `alpha`, class `weight`; fastai-ready"
     def __init__(self, gamma:float=2., # focusing exponent γ (0: cross-entropy)
@@ -225,7 +254,7 @@ class FocalLoss(SegLoss):
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         return focal_loss(inp, targ, self.gamma, self.alpha, self.weight, self.ignore_index, self.reduction)
 
-# %% ../nbs/07_losses.ipynb #c048
+# %% ../nbs/07_losses.ipynb #c052
 def _soft_confusion(b:_Batch, per_image:bool) -> tuple[Tensor, Tensor, Tensor]:
     "Soft (TP, FP, FN), each `(N, C)` or `(1, C)`, of a checked batch"
     n, c, k = b.x.shape
@@ -240,7 +269,7 @@ def _soft_confusion(b:_Batch, per_image:bool) -> tuple[Tensor, Tensor, Tensor]:
     if not per_image: tp, ps, g = tp.sum(0, keepdim=True), ps.sum(0, keepdim=True), g.sum(0, keepdim=True)
     return tp, ps - tp, g - tp
 
-# %% ../nbs/07_losses.ipynb #c049
+# %% ../nbs/07_losses.ipynb #c053
 @_fp32
 def soft_confusion(inp:Tensor, # logits (N, C, H, W)
                    targ:Tensor, # class codes (N, H, W)
@@ -250,7 +279,7 @@ def soft_confusion(inp:Tensor, # logits (N, C, H, W)
     "Soft per-class (TP, FP, FN) of softmax(`inp`) against `targ`, each `(1, C)` or `(N, C)` with `per_image`"
     return _soft_confusion(_prep(inp, targ, ignore_index), per_image)
 
-# %% ../nbs/07_losses.ipynb #c053
+# %% ../nbs/07_losses.ipynb #c057
 def _class_reduce(l:Tensor, counted:Tensor, w:Tensor|None, reduction:str) -> Tensor:
     "Reduce per-unit class losses `l` `(U, C)` over the `counted` classes with weights `w`"
     m = counted.to(l.dtype) if w is None else counted * w
@@ -260,7 +289,7 @@ def _class_reduce(l:Tensor, counted:Tensor, w:Tensor|None, reduction:str) -> Ten
     if reduction == 'none': return per
     return per.sum() / (den > 0).sum().clamp_min(1)
 
-# %% ../nbs/07_losses.ipynb #c054
+# %% ../nbs/07_losses.ipynb #c058
 def _check_region(alpha, beta, gamma, count_absent, smooth, reduction):
     "Check the options of the region losses"
     if alpha < 0 or beta < 0 or gamma <= 0: raise ValueError(f"need alpha, beta >= 0 and gamma > 0, got {alpha}, {beta}, {gamma}")
@@ -268,7 +297,7 @@ def _check_region(alpha, beta, gamma, count_absent, smooth, reduction):
         raise ValueError(f"count_absent=True needs smooth > 0 (an absent class scores smooth/(smooth + alpha·FP)), got smooth={smooth}")
     if reduction not in SegLoss._reductions: raise ValueError(f"reduction must be one of {SegLoss._reductions}, got {reduction!r}")
 
-# %% ../nbs/07_losses.ipynb #c055
+# %% ../nbs/07_losses.ipynb #c059
 @_fp32
 def tversky_loss(inp:Tensor, # logits (N, C, H, W)
                  targ:Tensor, # class codes (N, H, W)
@@ -294,7 +323,7 @@ def tversky_loss(inp:Tensor, # logits (N, C, H, W)
     counted = (g > 0) | (count_absent & (g.sum(1, keepdim=True) > 0))
     return _class_reduce(l, counted, _weight(weight, b, g.sum(0).round()), reduction)
 
-# %% ../nbs/07_losses.ipynb #c061
+# %% ../nbs/07_losses.ipynb #c065
 class TverskyLoss(SegLoss):
     "Tversky loss, TI = TP / (TP + α·FP + β·FN) per class (Salehi et al. 2017); fastai-ready"
     def __init__(self, alpha:float=0.3, # weight of false positives
@@ -313,7 +342,7 @@ class TverskyLoss(SegLoss):
         return tversky_loss(inp, targ, self.alpha, self.beta, self.gamma, self.weight, self.ignore_index,
                             self.per_image, self.count_absent, self.smooth, self.eps, self.reduction)
 
-# %% ../nbs/07_losses.ipynb #c062
+# %% ../nbs/07_losses.ipynb #c066
 class DiceLoss(TverskyLoss):
     "Soft Dice loss per class, 1 − (2TP + 2s)/(2TP + FP + FN + 2s), averaged over counted classes; fastai-ready"
     def __init__(self, weight=None, # per-class weights `(C,)`, 'batch', or a `DynamicWeights`
@@ -323,7 +352,7 @@ class DiceLoss(TverskyLoss):
                  smooth:float=0., eps:float=1e-7, reduction:str='mean'):
         super().__init__(.5, .5, weight, ignore_index, per_image, count_absent, smooth, eps, reduction)
 
-# %% ../nbs/07_losses.ipynb #c063
+# %% ../nbs/07_losses.ipynb #c067
 class FocalTverskyLoss(TverskyLoss):
     "Focal-Tversky loss, mean (or sum) over classes of (1 − TI_c)^γ (Abraham & Khan 2019); fastai-ready"
     def __init__(self, alpha:float=0.3, # weight of false positives
@@ -333,16 +362,39 @@ class FocalTverskyLoss(TverskyLoss):
                  smooth:float=0., eps:float=1e-7, reduction:str='mean'):
         super().__init__(alpha, beta, weight, ignore_index, per_image, count_absent, smooth, eps, reduction, gamma)
 
-# %% ../nbs/07_losses.ipynb #c069
-def _lovasz_grad(fg_sorted:Tensor) -> Tensor:
-    "Gradient of the Jaccard loss along sorted pixels (Berman et al. 2018, Alg. 1), batched over leading axes"
-    gts = fg_sorted.sum(-1, keepdim=True)
-    inter = gts - fg_sorted.cumsum(-1)
-    union = gts + (1 - fg_sorted).cumsum(-1)
-    jac = 1 - inter / union
-    return torch.cat([jac[..., :1], jac[..., 1:] - jac[..., :-1]], -1)
+# %% ../nbs/07_losses.ipynb #c074
+class _LovaszSoftmax(torch.autograd.Function):
+    "Lovász-softmax class losses `(U, C)` of probabilities `p` (N, C, K); the gradient is computed in the forward"
+    @staticmethod
+    def forward(ctx, p, t, ign, per_image):
+        n, c, k = p.shape
+        err = p.detach().clone() if per_image else p.new_empty(1, c, n * k)
+        if not per_image: err.view(c, n, k).copy_(p.detach().transpose(0, 1))
+        fg = (t[:, None] if per_image else t.reshape(1, 1, -1)) == torch.arange(c, device=p.device)[:, None]
+        ig = None if ign is None else (ign[:, None] if per_image else ign.reshape(1, 1, -1))
+        if ig is not None: fg &= ~ig
+        err.sub_(fg.view(torch.uint8)).abs_()                               # e = |[t = c] − p_c|
+        if ig is not None: err.masked_fill_(ig, 0.)
+        cnt, perm = fg.sum(-1, keepdim=True), torch.empty(err.shape, dtype=torch.long, device=p.device)
+        torch.sort(err, -1, descending=True, out=(err, perm))               # in place
+        fg = fg.gather(-1, perm)
+        ar = torch.arange(1, err.shape[-1] + 1, dtype=err.dtype, device=err.device)
+        jac = fg.to(err.dtype).cumsum_(-1).neg_().add_(cnt).add_(ar).reciprocal_().mul_(ar)     # J_i
+        g = err                                                             # J_i − J_{i−1}, into the errors' buffer
+        torch.sub(jac.view(-1)[1:], jac.view(-1)[:-1], out=g.view(-1)[1:]); g[..., :1] = jac[..., :1]; del jac
+        g.mul_(fg.to(g.dtype).mul_(-2).add_(1))                             # × ∂e/∂p: −1 on the class's pixels, +1 elsewhere
+        grad = torch.zeros_like(g).scatter_(-1, perm, g); del g, perm
+        grad = grad if per_image else grad.view(c, n, k).transpose(0, 1)  # (N, C, K)
+        if ign is not None: grad.masked_fill_(ign[:, None], 0.)
+        loss = (grad * p).sum(-1) - p.new_zeros(n, c).scatter_add_(1, t, grad.gather(1, t[:, None])[:, 0])
+        ctx.save_for_backward(grad); ctx.per_image = per_image
+        return loss if per_image else loss.sum(0, keepdim=True)
+    @staticmethod
+    def backward(ctx, gl):
+        grad, = ctx.saved_tensors
+        return grad * (gl[..., None] if ctx.per_image else gl[0][None, :, None]), None, None, None
 
-# %% ../nbs/07_losses.ipynb #c070
+# %% ../nbs/07_losses.ipynb #c075
 @_fp32
 def lovasz_softmax(inp:Tensor, # logits (N, C, H, W)
                    targ:Tensor, # class codes (N, H, W)
@@ -355,20 +407,13 @@ def lovasz_softmax(inp:Tensor, # logits (N, C, H, W)
     "Lovász-softmax loss: the convex surrogate of 1 − IoU per class, averaged over counted classes, float32"
     _check_region(0, 0, 1, False, 0, reduction)
     b, weight = _prep(inp, targ, ignore_index), _as_weight(weight)
-    n, c, k = b.x.shape
-    p = b.x.softmax(1)
-    fg = b.t[:, None] == torch.arange(c, device=p.device)[:, None]      # (N, C, K)
-    if b.ign is not None: fg = fg & ~b.ign[:, None]
-    err = torch.where(fg, 1 - p, p)
-    if b.ign is not None: err = err.masked_fill(b.ign[:, None], 0.)
-    if not (per_image or reduction == 'none'): err, fg = err.transpose(0, 1).reshape(1, c, -1), fg.transpose(0, 1).reshape(1, c, -1)
-    err, perm = err.sort(-1, descending=True)
-    l = (err * _lovasz_grad(fg.gather(-1, perm).to(err.dtype))).sum(-1)    # (U, C)
-    g = fg.sum(-1)
+    per_image = per_image or reduction == 'none'
+    l = _LovaszSoftmax.apply(b.x.softmax(1), b.t, b.ign, per_image)           # (U, C)
+    g = _counts(b, per_image)
     counted = (g > 0) | (count_absent & (g.sum(1, keepdim=True) > 0))
     return _class_reduce(l, counted, _weight(weight, b, g.sum(0)), reduction)
 
-# %% ../nbs/07_losses.ipynb #c073
+# %% ../nbs/07_losses.ipynb #c078
 class LovaszSoftmaxLoss(SegLoss):
     "Lovász-softmax loss (Berman et al. 2018), a surrogate of per-class IoU; fastai-ready"
     def __init__(self, weight=None, # per-class weights `(C,)`, 'batch', or a `DynamicWeights`
@@ -381,7 +426,7 @@ class LovaszSoftmaxLoss(SegLoss):
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         return lovasz_softmax(inp, targ, self.weight, self.ignore_index, self.per_image, self.count_absent, self.reduction)
 
-# %% ../nbs/07_losses.ipynb #c076
+# %% ../nbs/07_losses.ipynb #c081
 class ComboLoss(SegLoss):
     "Weighted sum of segmentation losses, e.g. Dice + focal; fastai-ready"
     def __init__(self, *losses:nn.Module, # the parts, each called as `loss(inp, targ)`
