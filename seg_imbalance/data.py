@@ -5,13 +5,17 @@
 # %% ../nbs/06_data.ipynb #c003
 from __future__ import annotations
 import numpy as np, pandas as pd
+import math
 from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILImage, PILMask, Normalize, Dihedral,
-                               IntToFloatTensor, DataLoaders)
+                               IntToFloatTensor, DataLoaders, TfmdDL)
+from fastai.torch_core import num_distrib
 from .io import SceneSet
-from .crop import count_columns
+from .crop import count_columns, table_counts
+from .sample import (WeightedSampler, ClassBalancedBatchSampler, patch_weights, table_classes,
+                                  _check_weights, _positive_int)
 
 # %% auto #0
-__all__ = ['PatchReader', 'scene_splitter', 'channel_stats', 'patch_dataloaders']
+__all__ = ['PatchReader', 'scene_splitter', 'channel_stats', 'SamplerDL', 'train_sampler', 'patch_dataloaders', 'batch_items']
 
 # %% ../nbs/06_data.ipynb #c005
 class _Read:
@@ -71,23 +75,101 @@ def channel_stats(scenes:SceneSet, idxs=None, max_pixels:int=2_000_000) -> tuple
     return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-3).astype(np.float32)
 
 # %% ../nbs/06_data.ipynb #c016
+class SamplerDL(TfmdDL):
+    "A `TfmdDL` whose shuffled passes draw the epoch from `sampler` (a `sample.WeightedSampler`), one sampler epoch per pass"
+    def __init__(self, dataset=None, sampler:WeightedSampler|None=None, **kwargs):
+        if sampler is not None and len(sampler.weights) != len(dataset):
+            raise ValueError(f"the sampler has {len(sampler.weights)} weights for a dataset of {len(dataset)} items")
+        self.sampler, self.epoch_idxs = sampler, None
+        super().__init__(dataset=dataset, **kwargs)
+    def get_idxs(self):
+        if self.sampler is None or not self.shuffle: idxs = super().get_idxs()
+        else:
+            idxs = self.sampler.draw().tolist()
+            self.sampler.set_epoch(self.sampler.epoch + 1)
+        self.epoch_idxs = np.asarray(idxs, np.int64)
+        return idxs
+    def __len__(self):
+        if self.sampler is None or not self.shuffle: return super().__len__()
+        n = self.sampler.num_samples
+        return n // self.bs + (0 if self.drop_last or n % self.bs == 0 else 1)
+    def new(self, dataset=None, cls=None, **kwargs):
+        kwargs.setdefault('sampler', self.sampler if dataset is None else None)
+        return super().new(dataset, cls, **kwargs)
+
+# %% ../nbs/06_data.ipynb #c018
+def _table_weights(table:pd.DataFrame, weights) -> np.ndarray:
+    "Weights by table row position from an array, a Series on the table's index, or a scheme name"
+    if isinstance(weights, str): return patch_weights(table, weights)
+    if isinstance(weights, pd.Series):
+        if not table.index.is_unique or len(weights) != len(table) or not weights.index.isin(table.index).all():
+            raise ValueError(f"weights is a Series: its index must hold the table's {len(table)} (unique) row labels")
+        weights = weights.loc[table.index]
+    return _check_weights(weights, len(table))
+
+# %% ../nbs/06_data.ipynb #c019
+def train_sampler(table:pd.DataFrame, # the whole patch table
+                  positions, # table row positions of the training patches, in dataset order
+                  bs:int, # batch size
+                  weights=None, # per row position, a Series on the table's index, or a scheme name; default uniform
+                  epoch_len:int|None=None, # patches per epoch; default one per training patch
+                  balance=None, # classes every batch holds (names or indices)
+                  seed:int=0, num_replicas:int=1) -> WeightedSampler|None:
+    "The sampler of the training split at `positions`, or `None` for plain shuffling"
+    if weights is None and epoch_len is None and balance is None: return None
+    pos, w = np.asarray(positions, np.int64), (np.ones(len(table)) if weights is None else _table_weights(table, weights))
+    n = len(pos) if epoch_len is None else _positive_int(epoch_len, 'epoch_len')
+    if n < bs: raise ValueError(f"epoch_len={n} is less than one batch (bs={bs}): the training loader drops incomplete batches")
+    if w[pos].sum() == 0: raise ValueError(f"weights are all zero on the {len(pos)} training patches: none can be drawn")
+    if balance is None: return WeightedSampler(w[pos], n, seed)
+    idx = table_classes(table, balance)
+    pres = table_counts(table)[pos][:, idx] > 0
+    return ClassBalancedBatchSampler(w[pos], pres, bs, n, seed, num_replicas, [count_columns(table)[i] for i in idx])
+
+# %% ../nbs/06_data.ipynb #c021
 def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       scenes:SceneSet, # the scenes the table indexes
                       bs:int=16, # batch size
                       valid_scenes:list[int]|None=None, # scenes for validation (default: `valid_pct` of them)
                       valid_pct:float=0.2,
-                      seed:int=0, # split and shuffling seed
+                      seed:int=0, # split, shuffling and sampler seed
                       augment:bool=True, # random dihedral flips of training batches
                       num_workers:int=0,
+                      weights=None, # sampling weight per table row position, a Series on the table's index, or a scheme name
+                      epoch_len:int|None=None, # training patches drawn per epoch; default the number of training patches
+                      balance=None, # classes every training batch holds (see `sample.ClassBalancedBatchSampler`)
                       **kwargs) -> DataLoaders:
-    "fastai `DataLoaders` reading each patch's window from `scenes`"
-    reader = PatchReader(scenes, table)
-    splitter = scene_splitter(table, valid_scenes, valid_pct, seed)
+    "fastai `DataLoaders` reading each patch's window from `scenes`, the training split drawn by `weights`"
+    reader, splitter = PatchReader(scenes, table), scene_splitter(table, valid_scenes, valid_pct, seed)
     tr, _ = splitter(None)
+    sampler = train_sampler(table, tr, bs, weights, epoch_len, balance, seed, max(1, num_distrib()))
     mean, std = channel_stats(scenes, np.unique(table.scene.to_numpy()[tr]))
-    dblock = DataBlock(blocks=(ImageBlock, MaskBlock(scenes.codes)), get_x=reader.get_x, get_y=reader.get_y,
-                       splitter=splitter,
+    dblock = DataBlock(blocks=(ImageBlock, MaskBlock(scenes.codes)), get_x=reader.get_x, get_y=reader.get_y, splitter=splitter,
                        batch_tfms=[*([Dihedral()] if augment else []), Normalize.from_stats(mean, std)])
-    dls = dblock.dataloaders(list(range(len(table))), bs=bs, num_workers=num_workers, seed=seed, **kwargs)
+    dls = dblock.datasets(list(range(len(table)))).dataloaders(
+        bs=bs, num_workers=num_workers, seed=seed, dl_type=SamplerDL, dl_kwargs=[{'sampler': sampler}, {}],
+        after_item=dblock.item_tfms, after_batch=dblock.batch_tfms, **kwargs)
     dls.codes, dls.ignore_index, dls.table = list(scenes.codes), scenes.ignore_index, table
     return dls
+
+# %% ../nbs/06_data.ipynb #c035
+def _rank_share(idxs:np.ndarray, rank:int, world_size:int) -> np.ndarray:
+    "The share of an epoch that fastai's `DistributedDL` gives `rank`: padded cyclically, then cut in contiguous parts"
+    n_p = math.ceil(len(idxs) / world_size) * world_size
+    return np.resize(idxs, n_p)[rank * n_p // world_size:(rank + 1) * n_p // world_size]
+
+# %% ../nbs/06_data.ipynb #c036
+def batch_items(dl, # a `SamplerDL`, or fastai's `DistributedDL` around one
+                i:int, # batch number in the current pass
+                table_positions:bool=True, # table row positions, else positions in the loader's dataset
+               ) -> np.ndarray:
+    "The items of batch `i` of the current pass over `dl`"
+    inner = getattr(dl, 'dl', None)
+    if isinstance(inner, SamplerDL) and hasattr(dl, 'world_size'):
+        src = inner; idxs = None if inner.epoch_idxs is None else _rank_share(inner.epoch_idxs, dl.rank, dl.world_size)
+    elif isinstance(dl, SamplerDL): src, idxs = dl, dl.epoch_idxs
+    else: raise ValueError(f"batch_items needs a SamplerDL (see patch_dataloaders) or a DistributedDL around one, got {type(dl).__name__}")
+    if idxs is None: raise ValueError("no pass over the loader has started yet")
+    if not 0 <= i < math.ceil(len(idxs) / src.bs): raise ValueError(f"batch {i} is outside this pass of {math.ceil(len(idxs) / src.bs)} batches")
+    b = idxs[i * src.bs:(i + 1) * src.bs]
+    return np.asarray(src.dataset.items)[b] if table_positions else b

@@ -36,9 +36,11 @@ def predict_items(learn, rows:list[int], dl=None):
     where = {int(p): j for j, p in enumerate(dl.items)}
     missing = [r for r in rows if r not in where]
     if missing: raise ValueError(f"table rows {missing[:5]} are not items of this DataLoader")
+    split = getattr(dl.dataset, 'split_idx', None)  # fastai sets this only when iterating: without it, training augmentations run
+    for nm in ('after_item', 'before_batch', 'after_batch'): getattr(dl, nm).split_idx = split
     b = dl.after_batch(dl.do_batch([dl.do_item(where[r]) for r in rows]))
     learn.model.eval()
-    with torch.no_grad(): pred = learn.model(b[0]).argmax(1).cpu()
+    with torch.no_grad(): pred = learn.model(b[0]).max(1).indices.cpu()
     img = dl.decode((b[0],))[0]
     img = img.permute(0, 2, 3, 1).float().cpu().numpy()
     img = img / 255. if img.max() > 1.5 else img

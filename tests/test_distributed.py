@@ -1,0 +1,96 @@
+"""Samplers under torch.distributed: two CPU processes on the gloo backend.
+
+Every rank must draw a disjoint share of the same weighted epoch (seed + epoch), as a plain torch `Sampler` and through
+fastai's `DistributedDL` (what `learn.distrib_ctx()` wraps loaders in)."""
+import json, os, socket
+import numpy as np, pytest, torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from seg_imbalance.sample import WeightedSampler, DistributedWeightedSampler
+
+WORLD, N, SEED = 2, 37, 3                          # 37 draws per epoch: odd, so the share of 2 ranks needs padding
+WEIGHTS = np.r_[np.full(10, 5.), np.ones(40)]      # 50 patches, the first ten favoured
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def _init(rank, port):
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), GLOO_SOCKET_IFNAME='lo')
+    dist.init_process_group('gloo', rank=rank, world_size=WORLD)
+
+def _torch_worker(rank, port, out):
+    _init(rank, port)
+    try:
+        s = DistributedWeightedSampler(WEIGHTS, N, seed=SEED)   # num_replicas and rank from the process group
+        res = {'num_replicas': s.num_replicas, 'rank': s.rank, 'len': len(s)}
+        for e in (0, 1):
+            s.set_epoch(e)
+            res[f'positions{e}'], res[f'items{e}'] = s.positions().tolist(), list(s)
+            dl = torch.utils.data.DataLoader(range(len(WEIGHTS)), sampler=s, batch_size=4)
+            res[f'loader{e}'] = torch.cat(list(dl)).tolist()
+        with open(os.path.join(out, f'rank{rank}.json'), 'w') as f: json.dump(res, f)
+    finally: dist.destroy_process_group()
+
+def _fastai_worker(rank, port, out):
+    _init(rank, port)
+    try:
+        from fastai.distributed import DistributedDL
+        from seg_imbalance.data import SamplerDL, batch_items
+        from seg_imbalance.sample import ClassBalancedBatchSampler
+        from seg_imbalance.learner import _all_sum
+
+        class GlooDistributedDL(DistributedDL):
+            "fastai broadcasts rank 0's epoch as a CUDA tensor (nccl); the same broadcast on CPU tensors for gloo"
+            def _broadcast(self, t, rank):
+                t = torch.tensor(t, dtype=torch.long); dist.broadcast(t, rank); return t.tolist()
+
+        res = {}
+        pres = np.zeros((len(WEIGHTS), 2), bool); pres[48, 0] = pres[49, 1] = True
+        samplers = {'weighted': WeightedSampler(WEIGHTS, N, SEED),
+                    'balanced': ClassBalancedBatchSampler(WEIGHTS, pres, 4, N, SEED, num_replicas=WORLD)}
+        for name, sampler in samplers.items():
+            ddl = GlooDistributedDL(SamplerDL(list(range(len(WEIGHTS))), bs=4, shuffle=True, sampler=sampler, num_workers=0),
+                                    rank=rank, world_size=WORLD)
+            for e in (0, 1):
+                batches = [b.tolist() for b in ddl]
+                recorded = [batch_items(ddl, i, table_positions=False).tolist() for i in range(len(batches))]
+                res[f'{name}{e}'], res[f'{name}_recorded{e}'], res[f'{name}_len{e}'] = batches, recorded, len(ddl)
+        res['all_sum'] = [a.tolist() for a in _all_sum(np.array([rank + 1., 2.]), np.array([float(rank)]))]
+        with open(os.path.join(out, f'rank{rank}.json'), 'w') as f: json.dump(res, f)
+    finally: dist.destroy_process_group()
+
+def _spawn(fn, out) -> list[dict]:
+    out.mkdir(parents=True, exist_ok=True)
+    mp.spawn(fn, args=(_free_port(), str(out)), nprocs=WORLD, join=True)
+    return [json.loads((out / f'rank{r}.json').read_text()) for r in range(WORLD)]
+
+def test_distributed_weighted_sampler(tmp_path):
+    runs = [_spawn(_torch_worker, tmp_path / f'run{k}') for k in range(2)]
+    ranks = runs[0]
+    assert runs[0] == runs[1], "same seed, different draws across reruns"
+    assert [(r['num_replicas'], r['rank'], r['len']) for r in ranks] == [(2, 0, 19), (2, 1, 19)]
+    for e in (0, 1):
+        full = np.resize(WeightedSampler(WEIGHTS, N, SEED).draw(e), 38)   # the epoch draw, padded to a multiple of 2
+        pos = [r[f'positions{e}'] for r in ranks]
+        assert not set(pos[0]) & set(pos[1]) and sorted(pos[0] + pos[1]) == list(range(38))
+        for r in ranks: assert r[f'items{e}'] == full[r[f'positions{e}']].tolist() == r[f'loader{e}']
+        joined = np.empty(38, int)
+        for r in ranks: joined[r[f'positions{e}']] = r[f'items{e}']
+        assert (joined == full).all()
+    assert ranks[0]['items0'] != ranks[0]['items1'] and ranks[1]['items0'] != ranks[1]['items1']
+
+def test_fastai_distributed_dl(tmp_path):
+    pytest.importorskip('accelerate', reason="fastai.distributed needs accelerate")
+    ranks = _spawn(_fastai_worker, tmp_path)
+    for e in (0, 1):
+        full = np.resize(WeightedSampler(WEIGHTS, N, SEED).draw(e), 38)
+        shares = [sum(r[f'weighted{e}'], []) for r in ranks]
+        assert shares[0] == full[:19].tolist() and shares[1] == full[19:].tolist()   # contiguous, disjoint, the whole draw
+        for r in ranks:
+            assert r[f'weighted_recorded{e}'] == r[f'weighted{e}'] and r[f'balanced_recorded{e}'] == r[f'balanced{e}']
+            assert r[f'weighted_len{e}'] == 5 and r[f'balanced_len{e}'] == 5
+            assert all(48 in b and 49 in b and len(b) == 4 for b in r[f'balanced{e}'])
+    assert ranks[0]['weighted0'] != ranks[0]['weighted1']
+    assert ranks[0]['balanced0'] != ranks[1]['balanced0']
+    assert ranks[0]['all_sum'] == ranks[1]['all_sum'] == [[3., 4.], [1.]]
