@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np, torch, matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
+from .synth import SYNTH_CODES, SYNTH_COLORS
 from .crop import table_counts
 
 # %% auto #0
@@ -15,7 +16,6 @@ __all__ = ['class_colors', 'rare_patches', 'predict_items', 'show_predictions']
 # %% ../nbs/11_interpret.ipynb #c005
 def class_colors(codes:list[str]) -> list:
     "One colour per class code"
-    from seg_imbalance.synth import SYNTH_CODES, SYNTH_COLORS
     if tuple(codes) == SYNTH_CODES: return list(SYNTH_COLORS)
     return [plt.cm.tab20(i % 20) for i in range(len(codes))]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from fastprogress.fastprogress import progress_bar
+from .synth import make_scenes, SYNTH_CODES
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'Scene', 'check_mask', 'SceneSet', 'scenes_from_arrays', 'synth_sceneset', 'read_codes',
@@ -126,15 +127,14 @@ def scenes_from_arrays(images:list[np.ndarray], masks:list[np.ndarray], codes:li
     names = names or [f'scene_{i}' for i in range(len(images))]
     return SceneSet([Scene(i, m, n) for i, m, n in zip(images, masks, names)], codes, ignore_index).validate()
 
-# %% ../nbs/01_io.ipynb #c020
+# %% ../nbs/01_io.ipynb #c019
 def synth_sceneset(n:int=8, size:int=512, seed:int=0, density:float=1.) -> SceneSet:
     "`n` procedural demo scenes (see `synth.make_scenes`) as a validated `SceneSet`"
-    from seg_imbalance.synth import make_scenes, SYNTH_CODES
     pairs = make_scenes(n, size, seed, density)
     return scenes_from_arrays([p[0] for p in pairs], [p[1] for p in pairs], SYNTH_CODES,
                               names=[f'synth_{seed + i:04d}' for i in range(n)])
 
-# %% ../nbs/01_io.ipynb #c023
+# %% ../nbs/01_io.ipynb #c022
 def read_codes(path:Path|str) -> list[str]:
     "Class names from a `codes.txt`, one per line"
     path = Path(path)
@@ -143,14 +143,14 @@ def read_codes(path:Path|str) -> list[str]:
     if len(set(codes)) != len(codes): raise ValueError(f"{path}: duplicate class names in {codes}")
     return codes
 
-# %% ../nbs/01_io.ipynb #c024
+# %% ../nbs/01_io.ipynb #c023
 def _listing(folder:Path, what:str) -> list[Path]:
     if not folder.is_dir(): raise ValueError(f"{folder} is not a folder: expected {what} there")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
     if not files: raise ValueError(f"{folder} holds no {what} files ({', '.join(IMAGE_EXTS)})")
     return files
 
-# %% ../nbs/01_io.ipynb #c025
+# %% ../nbs/01_io.ipynb #c024
 def read_scene_folder(path:Path|str, # folder with images/, masks/, codes.txt
                       codes:list[str]|None=None, # class names; default: read codes.txt
                       ignore_index:int|None=None, # default: ignore_index.txt if present
@@ -171,7 +171,7 @@ def read_scene_folder(path:Path|str, # folder with images/, masks/, codes.txt
     ss = SceneSet([Scene(i, by_stem[i.stem + mask_suffix], i.stem, cache) for i in imgs], codes, ignore_index)
     return ss.validate() if validate else ss
 
-# %% ../nbs/01_io.ipynb #c026
+# %% ../nbs/01_io.ipynb #c025
 def save_scene_folder(scenes:SceneSet, path:Path|str) -> Path:
     "Write `scenes` as `images/*.png`, `masks/*.png`, `codes.txt` (+ `ignore_index.txt`)"
     path = Path(path)
