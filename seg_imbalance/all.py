@@ -6,6 +6,7 @@
 __all__ = []
 
 # %% ../nbs/99_all.ipynb #c002
+from . import synth, io, stats, crop, sample, data, losses, models, metrics, learner, interpret
 from .synth import *
 from .io import *
 from .stats import *
@@ -17,3 +18,6 @@ from .models import *
 from .metrics import *
 from .learner import *
 from .interpret import *
+
+# %% ../nbs/99_all.ipynb #c004
+__all__ = [n for m in (synth, io, stats, crop, sample, data, losses, models, metrics, learner, interpret) for n in m.__all__]

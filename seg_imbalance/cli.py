@@ -27,6 +27,7 @@ def run_demo(out:str|Path='demo_out', # output folder
              quiet:bool=False) -> dict:
     "Train on the demo scenes and write the per-class report into `out`; returns the summary"
     from fastai.torch_core import set_seed
+    from fastai.callback.progress import ProgressCallback
     from seg_imbalance.io import synth_sceneset
     from seg_imbalance.crop import tile
     from seg_imbalance.data import patch_dataloaders
@@ -39,7 +40,7 @@ def run_demo(out:str|Path='demo_out', # output folder
     table = tile(ss, patch)
     dls = patch_dataloaders(table, ss, bs=bs, seed=seed)
     learn = seg_learner(dls, encoder_name=encoder)
-    if quiet: learn.no_bar(); learn.no_logging()
+    if quiet: learn.remove_cb(ProgressCallback); learn.recorder.silent = True
     learn.fit_one_cycle(epochs, lr)
     cm = evaluate(learn)
     tbl, summ = class_table(cm, dls.codes, dls.ignore_index), summary(cm, dls.ignore_index)
