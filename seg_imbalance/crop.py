@@ -10,7 +10,8 @@ from .io import SceneSet
 from .stats import class_counts, class_ratios, class_presence, window_counts_at
 
 # %% auto #0
-__all__ = ['META_COLUMNS', 'count_columns', 'table_counts', 'tile', 'guided_select', 'presence_change', 'RareClassCrop']
+__all__ = ['META_COLUMNS', 'count_columns', 'table_counts', 'tile', 'class_index', 'guided_select', 'presence_change',
+           'RareClassCrop']
 
 # %% ../nbs/03_crop.ipynb #c005
 META_COLUMNS = ('scene', 'y', 'x', 'h', 'w')
@@ -64,26 +65,30 @@ def tile(scenes:SceneSet, # the scenes to cut
     return t
 
 # %% ../nbs/03_crop.ipynb #c021
-def _class_index(table:pd.DataFrame, t) -> int:
-    "Class index of a target given by code name or index"
-    codes, ign = count_columns(table), table.attrs.get('ignore_index')
-    i = codes.index(t) if isinstance(t, str) and t in codes else (int(t) if isinstance(t, (int, np.integer)) and not isinstance(t, bool) else None)
-    if i is None or not 0 <= i < len(codes): raise ValueError(f"unknown target class {t!r}: expected a code name or index of {codes}")
-    if i == ign: raise ValueError(f"target {t!r} is the ignore index ({ign})")
+def class_index(codes:list[str], # class names in index order
+                c, # a class given by code name or index
+                ignore_index:int|None=None, # this index cannot be chosen
+                what:str='class', # how the error message calls `c`
+               ) -> int:
+    "Index of class `c` among `codes`; `ValueError` for an unknown class or the ignore index"
+    i = (codes.index(c) if c in codes else None) if isinstance(c, str) else \
+        (int(c) if isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)) and 0 <= c < len(codes) else None)
+    if i is None: raise ValueError(f"unknown {what} {c!r}: expected a code name or index of {list(codes)}")
+    if i == ignore_index: raise ValueError(f"{what} {c!r} is the ignore index ({ignore_index}): it cannot be a target")
     return i
 
-# %% ../nbs/03_crop.ipynb #c022
+# %% ../nbs/03_crop.ipynb #c023
 def _targets(table:pd.DataFrame, targets, min_frac) -> tuple[list[int], np.ndarray]:
     "Target class indices and the minimum fraction of each"
     targets = [targets] if isinstance(targets, (str, int, np.integer)) else list(targets)
     if not targets: raise ValueError("targets is empty: name at least one class")
-    idx = [_class_index(table, t) for t in targets]
+    idx = [class_index(count_columns(table), t, table.attrs.get('ignore_index'), 'target class') for t in targets]
     fr = np.array([min_frac.get(t, 0.01) if isinstance(min_frac, dict) else min_frac for t in targets], np.float64)
     if isinstance(min_frac, dict) and set(min_frac) - set(targets): raise ValueError(f"min_frac names classes that are not targets: {sorted(map(str, set(min_frac) - set(targets)))}")
     if not ((fr >= 0) & (fr <= 1)).all(): raise ValueError(f"min_frac must be in [0, 1], got {min_frac}")
     return idx, fr
 
-# %% ../nbs/03_crop.ipynb #c023
+# %% ../nbs/03_crop.ipynb #c024
 def guided_select(table:pd.DataFrame, # patch table (see `tile`)
                   targets, # class code names or indices to keep patches for
                   min_frac:float|dict=0.01, # minimum share of a patch's labelled pixels, or `{target: share}`
@@ -106,7 +111,7 @@ def guided_select(table:pd.DataFrame, # patch table (see `tile`)
                                                  neg_frac=neg_frac, n_pos=int(pos.sum()), n_neg=n_neg, n_before=len(table))}
     return out
 
-# %% ../nbs/03_crop.ipynb #c025
+# %% ../nbs/03_crop.ipynb #c026
 def presence_change(before:pd.DataFrame, # the candidate patches
                     after:pd.DataFrame, # a selection of them
                     min_pixels:int=1, # presence threshold
@@ -123,7 +128,7 @@ def presence_change(before:pd.DataFrame, # the candidate patches
     return pd.DataFrame(res, index=pd.Index([cols[i] for i in keep], name='class'))[
         [f'{k} {n}' for k in ('patches', 'patch %', 'pixel %') for n in ('before', 'after')]]
 
-# %% ../nbs/03_crop.ipynb #c029
+# %% ../nbs/03_crop.ipynb #c030
 def _class_probs(class_probs) -> tuple[np.ndarray, np.ndarray]:
     "Classes with a positive probability and their normalised probabilities"
     d = dict(class_probs) if isinstance(class_probs, dict) else dict(enumerate(np.asarray(class_probs, np.float64).reshape(-1).tolist()))
@@ -132,13 +137,13 @@ def _class_probs(class_probs) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(p).all() or (p < 0).any() or p.sum() <= 0: raise ValueError(f"class_probs must be finite, >= 0 and not all zero, got {p.tolist()}")
     return cls[p > 0], p[p > 0] / p.sum()
 
-# %% ../nbs/03_crop.ipynb #c030
+# %% ../nbs/03_crop.ipynb #c031
 def _place(c:int, n:int, size:int, margin:int, rng:np.random.Generator) -> int:
     "Start of a `size` window in `[0, n - size]` holding coordinate `c` at least `margin` from its edges, uniform where possible"
     lo, hi = max(c + margin - size + 1, 0), min(c - margin, n - size)
     return int(rng.integers(lo, hi + 1)) if lo <= hi else int(np.clip(c - size // 2, 0, n - size))
 
-# %% ../nbs/03_crop.ipynb #c031
+# %% ../nbs/03_crop.ipynb #c032
 class RareClassCrop:
     "Random crop around a pixel of a class drawn by `class_probs`; a uniform random crop when that class is absent"
     def __init__(self, size:int|tuple[int, int], # crop side, or `(height, width)`
@@ -153,7 +158,7 @@ class RareClassCrop:
         self.rng = np.random.default_rng(seed)
     def __repr__(self): return f"RareClassCrop(size=({self.h}, {self.w}), classes={self.classes.tolist()}, p={np.round(self.p, 3).tolist()}, margin={self.margin})"
 
-# %% ../nbs/03_crop.ipynb #c032
+# %% ../nbs/03_crop.ipynb #c033
 @patch
 def __call__(self:RareClassCrop, image:np.ndarray|None=None, mask:np.ndarray|None=None) -> dict:
     "Crop `image` (H, W[, C]) and `mask` (H, W) at the same window; returns `image`, `mask`, `window`, `class`"

@@ -9,7 +9,7 @@ from fastcore.basics import patch
 from fastai.learner import Learner
 from fastai.callback.core import Callback
 from .losses import WeightedCrossEntropy
-from .crop import table_counts
+from .crop import table_counts, class_index
 from .data import SamplerDL, batch_items
 from .models import seg_model, smp_splitter
 from .metrics import MeanIoU, ClassIoU
@@ -39,7 +39,7 @@ def seg_learner(dls, # from `data.patch_dataloaders` (carries `codes`, `ignore_i
     n = len(codes)
     model = seg_model(n, arch, encoder_name, in_channels=in_channels, weights_path=weights_path, **(model_kwargs or {}))
     if loss_func is None: loss_func = WeightedCrossEntropy(ignore_index=ign)
-    watch = rarest_classes(dls) if watch is None else [codes.index(w) if isinstance(w, str) else int(w) for w in watch]
+    watch = rarest_classes(dls) if watch is None else [class_index(codes, w, ign) for w in watch]
     metrics = [MeanIoU(n, ign), *[ClassIoU(c, n, ign, name=f'IoU_{codes[c]}') for c in watch]]
     return Learner(dls, model, loss_func=loss_func, metrics=metrics, splitter=smp_splitter, **kwargs)
 
@@ -94,7 +94,7 @@ class HardExampleMining(Callback):
         if isinstance(getattr(dl, 'dl', None), SamplerDL): dl = dl.dl # inside fastai's DistributedDL
         if not isinstance(dl, SamplerDL) or dl.sampler is None: raise ValueError("HardExampleMining needs a training loader with a sampler: patch_dataloaders(..., weights=...)")
         codes = list(self.learn.dls.codes)
-        self.cls = rarest_classes(self.learn.dls) if self.rare_classes is None else [codes.index(c) if isinstance(c, str) else int(c) for c in self.rare_classes]
+        self.cls = rarest_classes(self.learn.dls) if self.rare_classes is None else [class_index(codes, c, self.learn.dls.ignore_index) for c in self.rare_classes]
         self.sampler, self.items = dl.sampler, np.asarray(dl.dataset.items)
         self.base, self.mult, self.rows = dl.sampler.weights.copy(), np.ones(len(dl.sampler.weights)), []
 

@@ -8,8 +8,8 @@ import math, warnings, inspect
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
 from torch.utils.data import Sampler
-from .crop import count_columns, table_counts
-from .stats import class_weights
+from .crop import count_columns, table_counts, class_index
+from .stats import class_weights, _positive_int
 
 # %% auto #0
 __all__ = ['PATCH_SCHEMES', 'table_classes', 'presence_weights', 'repeat_factor_weights', 'rcs_class_probs', 'rcs_weights',
@@ -26,28 +26,12 @@ def _check_table(table:pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return counts, keep
 
 # %% ../nbs/04_sample.ipynb #c011
-def _positive_int(v, name:str) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    return int(v)
-
 def _positive_float(v, name:str) -> float:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)) or not (math.isfinite(v) and v > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
     return float(v)
 
 # %% ../nbs/04_sample.ipynb #c012
-def _class_idx(table:pd.DataFrame, c) -> int:
-    "Index of class `c` (a code name or index) of a patch table"
-    codes, ign = count_columns(table), table.attrs.get('ignore_index')
-    if isinstance(c, str): i = codes.index(c) if c in codes else None
-    elif isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)): i = int(c) if 0 <= c < len(codes) else None
-    else: i = None
-    if i is None: raise ValueError(f"unknown class {c!r}: expected a code name or index of {codes}")
-    if i == ign: raise ValueError(f"class {c!r} is the ignore index ({ign}): it cannot be a target")
-    return i
-
-# %% ../nbs/04_sample.ipynb #c013
 def table_classes(table:pd.DataFrame, # patch table
                   classes, # class code names or indices (one, or a list)
                   min_pixels:int=1, # a patch holds a class with at least this many pixels
@@ -56,12 +40,12 @@ def table_classes(table:pd.DataFrame, # patch table
     counts, _ = _check_table(table)
     classes = [classes] if isinstance(classes, (str, int, np.integer)) else list(classes)
     if not classes: raise ValueError("no classes given: name at least one")
-    idx = [_class_idx(table, c) for c in classes]
+    idx = [class_index(count_columns(table), c, table.attrs.get('ignore_index')) for c in classes]
     absent = [count_columns(table)[i] for i in idx if not (counts[:, i] >= _positive_int(min_pixels, 'min_pixels')).any()]
     if absent: raise ValueError(f"class(es) {absent} are in no patch of the table (min_pixels={min_pixels})")
     return idx
 
-# %% ../nbs/04_sample.ipynb #c016
+# %% ../nbs/04_sample.ipynb #c015
 def presence_weights(table:pd.DataFrame, # patch table
                      targets, # classes to oversample (code names or indices)
                      factor:float|list=3., # k: a patch with one target is drawn k times as often; one, or one per target
@@ -74,7 +58,7 @@ def presence_weights(table:pd.DataFrame, # patch table
     if not (np.isfinite(k) & (k >= 1)).all(): raise ValueError(f"factor must be finite and >= 1, got {factor!r}")
     return 1 + (counts[:, idx] >= min_pixels) @ (k - 1)
 
-# %% ../nbs/04_sample.ipynb #c019
+# %% ../nbs/04_sample.ipynb #c018
 def repeat_factor_weights(table:pd.DataFrame, # patch table
                           t:float=0.3, # presence share under which a class is repeated
                           min_pixels:int=1, # presence threshold in pixels
@@ -86,7 +70,7 @@ def repeat_factor_weights(table:pd.DataFrame, # patch table
     r = np.maximum(1., np.sqrt(t / np.where(f > 0, f, 1.)))
     return np.where(pres, r, 1.).max(1)
 
-# %% ../nbs/04_sample.ipynb #c022
+# %% ../nbs/04_sample.ipynb #c021
 def rcs_class_probs(table:pd.DataFrame, # patch table
                     temperature:float=0.01, # T: smaller draws rare classes more
                     min_pixels:int=1, # a patch holds a class with at least this many pixels
@@ -100,7 +84,7 @@ def rcs_class_probs(table:pd.DataFrame, # patch table
     e = np.exp(z - z[elig].max())
     return e / e.sum()
 
-# %% ../nbs/04_sample.ipynb #c023
+# %% ../nbs/04_sample.ipynb #c022
 def rcs_weights(table:pd.DataFrame, # patch table
                 temperature:float=0.01, # T of `rcs_class_probs`
                 min_pixels:int=1, # a patch holds a class with at least this many pixels
@@ -111,7 +95,7 @@ def rcs_weights(table:pd.DataFrame, # patch table
     n_c = pres.sum(0)
     return pres @ np.divide(pc, n_c, out=np.zeros_like(pc), where=n_c > 0)
 
-# %% ../nbs/04_sample.ipynb #c027
+# %% ../nbs/04_sample.ipynb #c026
 def inverse_freq_weights(table:pd.DataFrame, # patch table
                          class_weight:np.ndarray|None=None, # one weight per class; default from `weight_scheme`
                          weight_scheme:str='inverse', # a `stats.WEIGHT_SCHEMES` scheme over the table's pixel counts
@@ -128,16 +112,16 @@ def inverse_freq_weights(table:pd.DataFrame, # patch table
     lab = counts[:, keep].sum(1)
     return np.divide(counts[:, keep] @ cw[keep], lab, out=np.zeros(len(counts)), where=lab > 0)
 
-# %% ../nbs/04_sample.ipynb #c030
+# %% ../nbs/04_sample.ipynb #c029
 PATCH_SCHEMES = ('uniform', 'presence', 'repeat_factor', 'rcs', 'inverse_freq')
 
-# %% ../nbs/04_sample.ipynb #c031
+# %% ../nbs/04_sample.ipynb #c030
 def _uniform_weights(table:pd.DataFrame) -> np.ndarray:
     _check_table(table); return np.ones(len(table))
 
 _SCHEME_FNS = dict(zip(PATCH_SCHEMES, (_uniform_weights, presence_weights, repeat_factor_weights, rcs_weights, inverse_freq_weights)))
 
-# %% ../nbs/04_sample.ipynb #c032
+# %% ../nbs/04_sample.ipynb #c031
 def patch_weights(table:pd.DataFrame, # patch table (see `crop.tile`)
                   scheme:str, # one of `PATCH_SCHEMES`
                   **kw, # the scheme's options, e.g. `targets`/`factor`, `t`, `temperature`, `class_weight`
@@ -149,7 +133,7 @@ def patch_weights(table:pd.DataFrame, # patch table (see `crop.tile`)
     if set(kw) - set(opts): raise ValueError(f"scheme {scheme!r} takes no option {sorted(set(kw) - set(opts))}: its options are {opts}")
     return np.asarray(f(table, **kw), np.float64)
 
-# %% ../nbs/04_sample.ipynb #c037
+# %% ../nbs/04_sample.ipynb #c036
 def _check_weights(weights, n:int|None=None, name:str='weights') -> np.ndarray:
     "`weights` as a float64 vector: finite, >= 0, not all zero, of length `n` when given"
     try: w = np.asarray(weights, np.float64)
@@ -161,7 +145,7 @@ def _check_weights(weights, n:int|None=None, name:str='weights') -> np.ndarray:
     if w.sum() == 0: raise ValueError(f"{name} are all zero: no patch can be drawn")
     return w
 
-# %% ../nbs/04_sample.ipynb #c038
+# %% ../nbs/04_sample.ipynb #c037
 class WeightedSampler(Sampler):
     "Draw `num_samples` positions with replacement, $P(i) \\propto$ `weights[i]`, reseeded each epoch with `seed + epoch`"
     def __init__(self, weights, # one weight per patch (position)
@@ -177,13 +161,13 @@ class WeightedSampler(Sampler):
     def _rng(self, epoch) -> np.random.Generator: return np.random.default_rng(self.seed + (self.epoch if epoch is None else int(epoch)))
     def __repr__(self): return f"{type(self).__name__}(n={len(self.weights)}, num_samples={self.num_samples}, seed={self.seed}, epoch={self.epoch})"
 
-# %% ../nbs/04_sample.ipynb #c039
+# %% ../nbs/04_sample.ipynb #c038
 @patch
 def draw(self:WeightedSampler, epoch:int|None=None) -> np.ndarray:
     "The positions drawn in `epoch` (default the current one), int64, length `num_samples`"
     return self._rng(epoch).choice(len(self.weights), self.num_samples, p=self.weights / self.weights.sum())
 
-# %% ../nbs/04_sample.ipynb #c043
+# %% ../nbs/04_sample.ipynb #c042
 class ClassBalancedBatchSampler(WeightedSampler):
     "Batches of `bs` with at least one patch of each class of `presence` (where one exists), the rest drawn by `weights`"
     def __init__(self, weights, # one weight per patch
@@ -205,7 +189,7 @@ class ClassBalancedBatchSampler(WeightedSampler):
         self.n_batches = math.ceil(math.ceil(self.num_samples / self.bs) / R) * R
         self.num_samples = self.n_batches * self.bs
 
-# %% ../nbs/04_sample.ipynb #c044
+# %% ../nbs/04_sample.ipynb #c043
 @patch
 def draw(self:ClassBalancedBatchSampler, epoch:int|None=None) -> np.ndarray:
     "The flat epoch draw: `n_batches` batches of `bs` positions, each holding every balanced class"
@@ -217,14 +201,14 @@ def draw(self:ClassBalancedBatchSampler, epoch:int|None=None) -> np.ndarray:
     rest = rng.choice(len(w), (self.n_batches, self.bs - K), p=w / w.sum())
     return rng.permuted(np.concatenate([np.stack(cols, 1), rest], 1), axis=1).reshape(-1)
 
-# %% ../nbs/04_sample.ipynb #c045
+# %% ../nbs/04_sample.ipynb #c044
 @patch
 def __len__(self:ClassBalancedBatchSampler) -> int: return self.n_batches
 
 @patch
 def __iter__(self:ClassBalancedBatchSampler): return iter(self.draw().reshape(-1, self.bs).tolist())
 
-# %% ../nbs/04_sample.ipynb #c049
+# %% ../nbs/04_sample.ipynb #c048
 def class_balanced_sampler(table:pd.DataFrame, # patch table (the positions the sampler draws)
                            classes, # classes every batch must hold (code names or indices)
                            bs:int, # batch size
@@ -238,13 +222,13 @@ def class_balanced_sampler(table:pd.DataFrame, # patch table (the positions the 
     w = np.ones(len(table)) if weights is None else weights
     return ClassBalancedBatchSampler(w, pres, bs, num_samples, seed, num_replicas, [count_columns(table)[i] for i in idx])
 
-# %% ../nbs/04_sample.ipynb #c051
+# %% ../nbs/04_sample.ipynb #c050
 def _dist_info() -> tuple[int, int]:
     "World size and rank of the initialised process group, else `(1, 0)`"
     d = torch.distributed
     return (d.get_world_size(), d.get_rank()) if d.is_available() and d.is_initialized() else (1, 0)
 
-# %% ../nbs/04_sample.ipynb #c052
+# %% ../nbs/04_sample.ipynb #c051
 class DistributedWeightedSampler(WeightedSampler):
     "The rank's disjoint share of one weighted epoch draw made identically on every rank (`seed + epoch`)"
     def __init__(self, weights, # one weight per patch
@@ -262,7 +246,7 @@ class DistributedWeightedSampler(WeightedSampler):
         self.total_size = self.num_samples // R * R if drop_last else math.ceil(self.num_samples / R) * R
         if self.total_size == 0: raise ValueError(f"drop_last leaves nothing: {self.num_samples} draws for {R} ranks")
 
-# %% ../nbs/04_sample.ipynb #c053
+# %% ../nbs/04_sample.ipynb #c052
 @patch
 def positions(self:DistributedWeightedSampler) -> np.ndarray:
     "Positions in the padded epoch draw that belong to this rank"
@@ -275,7 +259,7 @@ def __len__(self:DistributedWeightedSampler) -> int: return self.total_size // s
 def __iter__(self:DistributedWeightedSampler):
     return iter(np.resize(self.draw(), self.total_size)[self.positions()].tolist())
 
-# %% ../nbs/04_sample.ipynb #c057
+# %% ../nbs/04_sample.ipynb #c056
 def _draw_positions(table:pd.DataFrame, positions) -> np.ndarray:
     "Drawn row positions as an int64 vector, checked against the table length"
     pos = np.asarray(positions).reshape(-1)
@@ -284,7 +268,7 @@ def _draw_positions(table:pd.DataFrame, positions) -> np.ndarray:
     if pos.min() < 0 or pos.max() >= len(table): raise ValueError(f"positions must be in [0, {len(table)}), got {pos.min()}..{pos.max()}")
     return pos.astype(np.int64)
 
-# %% ../nbs/04_sample.ipynb #c058
+# %% ../nbs/04_sample.ipynb #c057
 def drawn_coverage(table:pd.DataFrame, # patch table
                    positions, # an epoch draw of row positions, batch after batch
                    bs:int, # batch size
@@ -299,7 +283,7 @@ def drawn_coverage(table:pd.DataFrame, # patch table
     b = pos[:len(pos) // bs * bs].reshape(-1, bs)
     return pd.Series(pres[b].any(1).mean(0), index=[count_columns(table)[i] for i in idx], name=f'batch {bs}')
 
-# %% ../nbs/04_sample.ipynb #c060
+# %% ../nbs/04_sample.ipynb #c059
 def class_exposure(table:pd.DataFrame, # patch table
                    positions, # drawn row positions (repeats count)
                    class_weight:np.ndarray|None=None, # the loss's class weights, for `loss share %`
@@ -318,7 +302,7 @@ def class_exposure(table:pd.DataFrame, # patch table
         res['loss share %'] = pct(drawn * cw[keep])
     return pd.DataFrame(res, index=pd.Index(np.array(count_columns(table))[keep], name='class'))
 
-# %% ../nbs/04_sample.ipynb #c062
+# %% ../nbs/04_sample.ipynb #c061
 def plot_exposure(exposures:dict, # `{sampler name: class_exposure(...)}`
                   column:str='drawn pixel %', # the column to compare
                   log:bool|None=None, # log scale; default for pixel shares
@@ -336,7 +320,7 @@ def plot_exposure(exposures:dict, # `{sampler name: class_exposure(...)}`
     ax.legend(fontsize=6); ax.figure.tight_layout()
     return ax.figure
 
-# %% ../nbs/04_sample.ipynb #c065
+# %% ../nbs/04_sample.ipynb #c064
 def _coverage_table(table:pd.DataFrame, weights:dict, rare:list, bss=(8, 16), n_draws:int=32_000, seed:int=0) -> pd.DataFrame:
     "% of batches holding each rare class, per weight scheme and batch size, plus class-balanced batches"
     rows = {}
