@@ -23,7 +23,8 @@ import argparse, os, statistics, time, warnings
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 warnings.filterwarnings('ignore')
 import numpy as np, pandas as pd, torch
-from seg_imbalance.io import synth_sceneset, read_scene_folder, SceneSet
+from seg_imbalance.io import read_scene_folder, SceneSet
+from seg_imbalance.synth import synth_sceneset
 from seg_imbalance.crop import tile, table_counts
 from seg_imbalance.sample import patch_weights, table_classes
 from seg_imbalance.data import patch_dataloaders, batch_items

@@ -28,7 +28,7 @@ def run_demo(out:str|Path='demo_out', # output folder
     "Train on the demo scenes and write the per-class report into `out`; returns the summary"
     from fastai.torch_core import set_seed
     from fastai.callback.progress import ProgressCallback
-    from seg_imbalance.io import synth_sceneset
+    from seg_imbalance.synth import synth_sceneset
     from seg_imbalance.crop import tile
     from seg_imbalance.data import patch_dataloaders
     from seg_imbalance.learner import seg_learner
@@ -49,7 +49,8 @@ def run_demo(out:str|Path='demo_out', # output folder
     (out/'per_class_iou.md').write_text(markdown_table(tbl) + f"\nmIoU {summ['mIoU']:.3f} · pixel accuracy {summ['pixel accuracy']:.3f}\n")
     pd.DataFrame(learn.recorder.values, columns=learn.recorder.metric_names[1:-1]).to_csv(out/'history.csv', index_label='epoch')
     (out/'summary.json').write_text(json.dumps(summ, indent=1))
-    fig = show_predictions(*predict_items(learn, rare_patches(table, dls.valid.items, 4, dls.ignore_index)), dls.codes, dls.ignore_index)
+    fig = show_predictions(*predict_items(learn, rare_patches(table, dls.valid.items, 4, dls.ignore_index)), dls.codes, dls.ignore_index,
+                           colors=dls.colors)
     fig.savefig(out/'predictions.png', dpi=80); 
     import matplotlib.pyplot as plt; plt.close(fig)
     return {'table': tbl, 'summary': summ, 'out': out}
@@ -91,7 +92,8 @@ def run_report(data:str|Path, # scene folder, or 'demo'
                out:str|Path='imbalance_report', # output folder
                batch_sizes=(4, 8, 16, 32)) -> dict:
     "The imbalance report of a scene folder (or the demo scenes), with its table and figures written into `out`"
-    from seg_imbalance.io import read_scene_folder, synth_sceneset
+    from seg_imbalance.io import read_scene_folder
+    from seg_imbalance.synth import synth_sceneset
     from seg_imbalance.stats import imbalance_report
     scenes = synth_sceneset() if str(data) == 'demo' else read_scene_folder(data)
     rep = imbalance_report(scenes, size, stride, batch_sizes=tuple(batch_sizes))

@@ -150,6 +150,7 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
         bs=bs, num_workers=num_workers, seed=seed, dl_type=SamplerDL, dl_kwargs=[{'sampler': sampler}, {}],
         after_item=dblock.item_tfms, after_batch=dblock.batch_tfms, **kwargs)
     dls.codes, dls.ignore_index, dls.table = list(scenes.codes), scenes.ignore_index, table
+    dls.colors = scenes.colors
     return dls
 
 # %% ../nbs/06_data.ipynb #c035

@@ -7,16 +7,19 @@ from __future__ import annotations
 import numpy as np, torch, matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
-from .synth import SYNTH_CODES, SYNTH_COLORS
 from .crop import table_counts
 
 # %% auto #0
 __all__ = ['class_colors', 'rare_patches', 'predict_items', 'show_predictions']
 
 # %% ../nbs/11_interpret.ipynb #c005
-def class_colors(codes:list[str]) -> list:
+def class_colors(codes:list[str], # class names
+                 colors:list|None=None, # one colour per class (e.g. `SceneSet.colors`); default matplotlib's tab20
+                ) -> list:
     "One colour per class code"
-    if tuple(codes) == SYNTH_CODES: return list(SYNTH_COLORS)
+    if colors is not None:
+        if len(colors) != len(codes): raise ValueError(f"{len(colors)} colors for {len(codes)} codes")
+        return list(colors)
     return [plt.cm.tab20(i % 20) for i in range(len(codes))]
 
 # %% ../nbs/11_interpret.ipynb #c007
@@ -47,9 +50,10 @@ def predict_items(learn, rows:list[int], dl=None):
     return np.clip(img, 0, 1), b[1].cpu().numpy(), pred.numpy()
 
 # %% ../nbs/11_interpret.ipynb #c009
-def show_predictions(images, truths, preds, codes:list[str], ignore_index:int|None=None, size:float=2.2):
+def show_predictions(images, truths, preds, codes:list[str], ignore_index:int|None=None, size:float=2.2,
+                     colors:list|None=None): # one colour per class, see `class_colors`
     "A grid: one row per patch, columns image / truth / prediction, with a class legend"
-    cols = class_colors(codes); cmap = ListedColormap(cols)
+    cols = class_colors(codes, colors); cmap = ListedColormap(cols)
     fig, axs = plt.subplots(len(images), 3, figsize=(3 * size, len(images) * size + 0.6), squeeze=False)
     for r, (im, t, p) in enumerate(zip(images, truths, preds)):
         t = np.ma.masked_where(t == ignore_index, t) if ignore_index is not None else t

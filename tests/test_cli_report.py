@@ -2,7 +2,8 @@
 import os, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
-from seg_imbalance.io import synth_sceneset, save_scene_folder
+from seg_imbalance.io import save_scene_folder
+from seg_imbalance.synth import synth_sceneset
 from seg_imbalance.stats import imbalance_report
 
 EXE = Path(sys.executable).parent / 'seg-imbalance'

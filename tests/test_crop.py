@@ -3,7 +3,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from hypothesis import given, settings, strategies as st
 from seg_imbalance.crop import (META_COLUMNS, count_columns, table_counts, tile, guided_select, presence_change, RareClassCrop)
-from seg_imbalance.io import scenes_from_arrays, synth_sceneset, read_scene_folder, SceneSet
+from seg_imbalance.io import scenes_from_arrays, read_scene_folder, SceneSet
+from seg_imbalance.synth import synth_sceneset
 from seg_imbalance.stats import imbalance_report
 
 CAMVID = Path(__file__).parent.parent.parent/'shared'/'data'/'camvid'

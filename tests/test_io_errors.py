@@ -2,7 +2,8 @@
 import shutil
 import numpy as np, pytest
 from PIL import Image
-from seg_imbalance.io import read_scene_folder, save_scene_folder, scenes_from_arrays, synth_sceneset, Scene
+from seg_imbalance.io import read_scene_folder, save_scene_folder, scenes_from_arrays, Scene
+from seg_imbalance.synth import synth_sceneset
 
 @pytest.fixture
 def folder(tmp_path):

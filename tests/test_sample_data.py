@@ -1,6 +1,6 @@
 "Weighted fastai loaders with worker processes: the recorded batch items are the patches the batches hold."
 import numpy as np, pytest
-from seg_imbalance.io import synth_sceneset
+from seg_imbalance.synth import synth_sceneset
 from seg_imbalance.crop import tile, table_counts
 from seg_imbalance.data import patch_dataloaders, batch_items
 

@@ -4,7 +4,8 @@ import numpy as np, pandas as pd, pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 from seg_imbalance.stats import (class_counts, window_counts, window_counts_at, class_presence, class_ratios, class_weights,
                                  batch_coverage, imbalance_report, ImbalanceReport, WEIGHT_SCHEMES)
-from seg_imbalance.io import synth_sceneset, scenes_from_arrays
+from seg_imbalance.io import scenes_from_arrays
+from seg_imbalance.synth import synth_sceneset
 
 
 # --- independent references -------------------------------------------------------------------------------------
