@@ -28,7 +28,7 @@ from seg_imbalance.synth import synth_sceneset
 from seg_imbalance.crop import tile, table_counts
 from seg_imbalance.sample import patch_weights, table_classes
 from seg_imbalance.data import patch_dataloaders, batch_items
-from seg_imbalance.learner import rare_error, hem_update
+from seg_imbalance.callbacks import rare_error, hem_update
 
 
 def markdown(df: pd.DataFrame) -> str:

@@ -6,18 +6,21 @@
 __all__ = []
 
 # %% ../nbs/99_all.ipynb #c002
-from . import synth, io, stats, crop, sample, data, losses, models, metrics, learner, interpret
-from .synth import *
+from . import io, synth, table, stats, crop, weights, sample, data, losses, models, metrics, learner, callbacks, interpret
 from .io import *
+from .synth import *
+from .table import *
 from .stats import *
 from .crop import *
+from .weights import *
 from .sample import *
 from .data import *
 from .losses import *
 from .models import *
 from .metrics import *
 from .learner import *
+from .callbacks import *
 from .interpret import *
 
 # %% ../nbs/99_all.ipynb #c004
-__all__ = [n for m in (synth, io, stats, crop, sample, data, losses, models, metrics, learner, interpret) for n in m.__all__]
+__all__ = list(dict.fromkeys(n for m in (io, synth, table, stats, crop, weights, sample, data, losses, models, metrics, learner, callbacks, interpret) for n in m.__all__))

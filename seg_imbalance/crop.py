@@ -8,27 +8,13 @@ import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .io import SceneSet
 from .stats import class_counts, class_ratios, class_presence, window_counts_at
+from .checks import positive_int
+from .table import META_COLUMNS, count_columns, table_counts, table_ignore_index, class_index, counted_classes
 
 # %% auto #0
-__all__ = ['META_COLUMNS', 'count_columns', 'table_counts', 'tile', 'class_index', 'guided_select', 'presence_change',
-           'RareClassCrop']
-
-# %% ../nbs/03_crop.ipynb #c005
-META_COLUMNS = ('scene', 'y', 'x', 'h', 'w')
+__all__ = ['tile', 'guided_select', 'presence_change', 'RareClassCrop']
 
 # %% ../nbs/03_crop.ipynb #c006
-def count_columns(table:pd.DataFrame) -> list[str]:
-    "The per-class count columns of a patch table, in class-index order"
-    codes = table.attrs.get('codes')
-    if codes is None: raise ValueError("not a patch table: table.attrs has no 'codes' (build it with `tile`)")
-    return list(codes)
-
-# %% ../nbs/03_crop.ipynb #c007
-def table_counts(table:pd.DataFrame) -> np.ndarray:
-    "Per-class pixel counts of each patch, shape `(n_patches, n_classes)`"
-    return table[count_columns(table)].to_numpy(np.int64)
-
-# %% ../nbs/03_crop.ipynb #c009
 def _starts(n:int, size:int, stride:int, cover:bool) -> np.ndarray:
     "Window starts along one axis"
     if size > n: return np.zeros(0, int)
@@ -36,7 +22,7 @@ def _starts(n:int, size:int, stride:int, cover:bool) -> np.ndarray:
     if cover and s[-1] != n - size: s = np.append(s, n - size)
     return s
 
-# %% ../nbs/03_crop.ipynb #c011
+# %% ../nbs/03_crop.ipynb #c008
 def _scene_rows(i:int, scene, size:int, stride:int, cover:bool, n_classes:int, ignore_index:int|None) -> np.ndarray:
     "Rows `scene, y, x, h, w, *counts, ignore` of the windows of one scene, int64"
     ys, xs = (_starts(n, size, stride, cover) for n in scene.shape)
@@ -47,48 +33,34 @@ def _scene_rows(i:int, scene, size:int, stride:int, cover:bool, n_classes:int, i
     meta = np.stack([np.full_like(yy, i), yy, xx, np.full_like(yy, size), np.full_like(yy, size)], 1)
     return np.concatenate([meta.astype(np.int64), cnt.reshape(len(yy), -1).astype(np.int64)], 1)
 
-# %% ../nbs/03_crop.ipynb #c012
+# %% ../nbs/03_crop.ipynb #c009
 def tile(scenes:SceneSet, # the scenes to cut
          size:int, # patch side in pixels
          stride:int|None=None, # step between windows; default `size` (no overlap)
          cover:bool=True, # add a last window flush with the right/bottom border
         ) -> pd.DataFrame:
     "A patch table of the `size`×`size` windows of every scene on a grid with step `stride`"
-    stride = size if stride is None else stride
-    for v, name in ((size, 'size'), (stride, 'stride')):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    size = positive_int(size, 'size'); stride = positive_int(size if stride is None else stride, 'stride')
     codes, ign = list(scenes.codes), scenes.ignore_index
     rows = np.concatenate([_scene_rows(i, s, size, stride, cover, len(codes), ign) for i, s in enumerate(scenes)])
-    if not len(rows): raise ValueError(f"no {size}px window fits in any scene (scene sizes {sorted({s.shape for s in scenes})})")
+    if not len(rows):
+        raise ValueError(f"no {size}px window fits in any scene (scene sizes {sorted({s.shape for s in scenes})})")
     t = pd.DataFrame(rows, columns=[*META_COLUMNS, *codes, 'ignore'])
     t.attrs.update(codes=codes, ignore_index=ign)
     return t
 
-# %% ../nbs/03_crop.ipynb #c021
-def class_index(codes:list[str], # class names in index order
-                c, # a class given by code name or index
-                ignore_index:int|None=None, # this index cannot be chosen
-                what:str='class', # how the error message calls `c`
-               ) -> int:
-    "Index of class `c` among `codes`; `ValueError` for an unknown class or the ignore index"
-    i = (codes.index(c) if c in codes else None) if isinstance(c, str) else \
-        (int(c) if isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)) and 0 <= c < len(codes) else None)
-    if i is None: raise ValueError(f"unknown {what} {c!r}: expected a code name or index of {list(codes)}")
-    if i == ignore_index: raise ValueError(f"{what} {c!r} is the ignore index ({ignore_index}): it cannot be a target")
-    return i
-
-# %% ../nbs/03_crop.ipynb #c023
+# %% ../nbs/03_crop.ipynb #c018
 def _targets(table:pd.DataFrame, targets, min_frac) -> tuple[list[int], np.ndarray]:
     "Target class indices and the minimum fraction of each"
     targets = [targets] if isinstance(targets, (str, int, np.integer)) else list(targets)
     if not targets: raise ValueError("targets is empty: name at least one class")
-    idx = [class_index(count_columns(table), t, table.attrs.get('ignore_index'), 'target class') for t in targets]
+    idx = [class_index(count_columns(table), t, table_ignore_index(table), 'target class') for t in targets]
     fr = np.array([min_frac.get(t, 0.01) if isinstance(min_frac, dict) else min_frac for t in targets], np.float64)
     if isinstance(min_frac, dict) and set(min_frac) - set(targets): raise ValueError(f"min_frac names classes that are not targets: {sorted(map(str, set(min_frac) - set(targets)))}")
     if not ((fr >= 0) & (fr <= 1)).all(): raise ValueError(f"min_frac must be in [0, 1], got {min_frac}")
     return idx, fr
 
-# %% ../nbs/03_crop.ipynb #c024
+# %% ../nbs/03_crop.ipynb #c019
 def guided_select(table:pd.DataFrame, # patch table (see `tile`)
                   targets, # class code names or indices to keep patches for
                   min_frac:float|dict=0.01, # minimum share of a patch's labelled pixels, or `{target: share}`
@@ -111,15 +83,15 @@ def guided_select(table:pd.DataFrame, # patch table (see `tile`)
                                                  neg_frac=neg_frac, n_pos=int(pos.sum()), n_neg=n_neg, n_before=len(table))}
     return out
 
-# %% ../nbs/03_crop.ipynb #c026
+# %% ../nbs/03_crop.ipynb #c021
 def presence_change(before:pd.DataFrame, # the candidate patches
                     after:pd.DataFrame, # a selection of them
                     min_pixels:int=1, # presence threshold
                    ) -> pd.DataFrame:
     "Per class: patches holding it, their % of all patches, and its pixel %, before and after a selection"
-    cols, ign = count_columns(before), before.attrs.get('ignore_index')
+    cols, ign = count_columns(before), table_ignore_index(before)
     if len(before) == 0 or len(after) == 0: raise ValueError(f"empty table ({len(before)} patches before, {len(after)} after)")
-    keep = [i for i in range(len(cols)) if i != ign]
+    keep = counted_classes(len(cols), ign)
     res = {}
     for name, t in (('before', before), ('after', after)):
         c = table_counts(t)[:, keep]
@@ -128,7 +100,7 @@ def presence_change(before:pd.DataFrame, # the candidate patches
     return pd.DataFrame(res, index=pd.Index([cols[i] for i in keep], name='class'))[
         [f'{k} {n}' for k in ('patches', 'patch %', 'pixel %') for n in ('before', 'after')]]
 
-# %% ../nbs/03_crop.ipynb #c030
+# %% ../nbs/03_crop.ipynb #c025
 def _class_probs(class_probs) -> tuple[np.ndarray, np.ndarray]:
     "Classes with a positive probability and their normalised probabilities"
     d = dict(class_probs) if isinstance(class_probs, dict) else dict(enumerate(np.asarray(class_probs, np.float64).reshape(-1).tolist()))
@@ -137,13 +109,13 @@ def _class_probs(class_probs) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(p).all() or (p < 0).any() or p.sum() <= 0: raise ValueError(f"class_probs must be finite, >= 0 and not all zero, got {p.tolist()}")
     return cls[p > 0], p[p > 0] / p.sum()
 
-# %% ../nbs/03_crop.ipynb #c031
+# %% ../nbs/03_crop.ipynb #c026
 def _place(c:int, n:int, size:int, margin:int, rng:np.random.Generator) -> int:
     "Start of a `size` window in `[0, n - size]` holding coordinate `c` at least `margin` from its edges, uniform where possible"
     lo, hi = max(c + margin - size + 1, 0), min(c - margin, n - size)
     return int(rng.integers(lo, hi + 1)) if lo <= hi else int(np.clip(c - size // 2, 0, n - size))
 
-# %% ../nbs/03_crop.ipynb #c032
+# %% ../nbs/03_crop.ipynb #c027
 class RareClassCrop:
     "Random crop around a pixel of a class drawn by `class_probs`; a uniform random crop when that class is absent"
     def __init__(self, size:int|tuple[int, int], # crop side, or `(height, width)`
@@ -158,7 +130,7 @@ class RareClassCrop:
         self.rng = np.random.default_rng(seed)
     def __repr__(self): return f"RareClassCrop(size=({self.h}, {self.w}), classes={self.classes.tolist()}, p={np.round(self.p, 3).tolist()}, margin={self.margin})"
 
-# %% ../nbs/03_crop.ipynb #c033
+# %% ../nbs/03_crop.ipynb #c028
 @patch
 def __call__(self:RareClassCrop, image:np.ndarray|None=None, mask:np.ndarray|None=None) -> dict:
     "Crop `image` (H, W[, C]) and `mask` (H, W) at the same window; returns `image`, `mask`, `window`, `class`"

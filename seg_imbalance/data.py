@@ -10,15 +10,15 @@ from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILImage, PILMa
                                IntToFloatTensor, DataLoaders, TfmdDL)
 from fastai.torch_core import num_distrib
 from .io import SceneSet
-from .crop import count_columns, table_counts
-from .sample import (WeightedSampler, ClassBalancedBatchSampler, patch_weights, table_classes,
-                                  _check_weights, _positive_int)
+from .checks import positive_int, check_weights
+from .table import check_table, count_columns, table_counts, table_classes
+from .sample import WeightedSampler, ClassBalancedBatchSampler, patch_weights
 
 # %% auto #0
 __all__ = ['PatchReader', 'scene_splitter', 'channel_stats', 'SamplerDL', 'train_sampler', 'patch_dataloaders', 'batch_items']
 
 # %% ../nbs/06_data.ipynb #c005
-class _Read:
+class _WindowGetter:
     "Picklable getter `i -> reader.<what>(i)` for a DataBlock"
     def __init__(self, reader, what): self.reader, self.what = reader, what
     def __call__(self, i): return getattr(self.reader, self.what)(i)
@@ -40,9 +40,9 @@ class PatchReader:
     def mask(self, i:int) -> PILMask:
         s, w = self.window(i); return PILMask.create(s.read_mask(w))
     @property
-    def get_x(self): return _Read(self, 'image')
+    def get_x(self): return _WindowGetter(self, 'image')
     @property
-    def get_y(self): return _Read(self, 'mask')
+    def get_y(self): return _WindowGetter(self, 'mask')
 
 # %% ../nbs/06_data.ipynb #c010
 def scene_splitter(table:pd.DataFrame, # the patch table
@@ -105,7 +105,7 @@ def _table_weights(table:pd.DataFrame, weights) -> np.ndarray:
         if not table.index.is_unique or len(weights) != len(table) or not weights.index.isin(table.index).all():
             raise ValueError(f"weights is a Series: its index must hold the table's {len(table)} (unique) row labels")
         weights = weights.loc[table.index]
-    return _check_weights(weights, len(table))
+    return check_weights(weights, len(table))
 
 # %% ../nbs/06_data.ipynb #c019
 def train_sampler(table:pd.DataFrame, # the whole patch table
@@ -118,7 +118,7 @@ def train_sampler(table:pd.DataFrame, # the whole patch table
     "The sampler of the training split at `positions`, or `None` for plain shuffling"
     if weights is None and epoch_len is None and balance is None: return None
     pos, w = np.asarray(positions, np.int64), (np.ones(len(table)) if weights is None else _table_weights(table, weights))
-    n = len(pos) if epoch_len is None else _positive_int(epoch_len, 'epoch_len')
+    n = len(pos) if epoch_len is None else positive_int(epoch_len, 'epoch_len')
     if n < bs: raise ValueError(f"epoch_len={n} is less than one batch (bs={bs}): the training loader drops incomplete batches")
     if w[pos].sum() == 0: raise ValueError(f"weights are all zero on the {len(pos)} training patches: none can be drawn")
     if balance is None: return WeightedSampler(w[pos], n, seed)

@@ -5,17 +5,14 @@
 # %% ../nbs/10_learner.ipynb #c003
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
-from fastcore.basics import patch
 from fastai.learner import Learner
-from fastai.callback.core import Callback
 from .losses import WeightedCrossEntropy
-from .crop import table_counts, class_index
-from .data import SamplerDL, batch_items
+from .table import table_counts, class_index, counted_classes
 from .models import seg_model, smp_splitter
 from .metrics import MeanIoU, ClassIoU
 
 # %% auto #0
-__all__ = ['rarest_classes', 'seg_learner', 'rare_error', 'hem_update', 'HardExampleMining', 'ClassExposure']
+__all__ = ['rarest_classes', 'seg_learner']
 
 # %% ../nbs/10_learner.ipynb #c005
 def rarest_classes(dls, n:int=2) -> list[int]:
@@ -42,156 +39,3 @@ def seg_learner(dls, # from `data.patch_dataloaders` (carries `codes`, `ignore_i
     watch = rarest_classes(dls) if watch is None else [class_index(codes, w, ign) for w in watch]
     metrics = [MeanIoU(n, ign), *[ClassIoU(c, n, ign, name=f'IoU_{codes[c]}') for c in watch]]
     return Learner(dls, model, loss_func=loss_func, metrics=metrics, splitter=smp_splitter, **kwargs)
-
-# %% ../nbs/10_learner.ipynb #c012
-def rare_error(pred:torch.Tensor, # predicted classes (N, H, W) or logits (N, C, H, W)
-               targ:torch.Tensor, # true classes (N, H, W)
-               classes, # the rare classes (indices)
-               ignore_index:int|None=None) -> tuple[torch.Tensor, torch.Tensor]:
-    "Per-item rare-class error (FP + FN) / (TP + FP + FN) over `classes`, and whether the item was scored"
-    if pred.ndim == targ.ndim + 1: pred = pred.max(1).indices # 10x faster than argmax(1) on CPU
-    if pred.shape != targ.shape: raise ValueError(f"pred shape {tuple(pred.shape)} and targ shape {tuple(targ.shape)} differ")
-    cls = torch.as_tensor(list(classes), device=targ.device)
-    valid = targ != ignore_index if ignore_index is not None else torch.ones_like(targ, dtype=torch.bool)
-    t_r, p_r, ok = torch.isin(targ, cls), torch.isin(pred, cls) & valid, pred == targ
-    tp, n_r, fp = (t_r & ok).flatten(1).sum(1), t_r.flatten(1).sum(1), (p_r & ~ok).flatten(1).sum(1)
-    fn = n_r - tp
-    den = tp + fn + fp
-    return (fn + fp).double() / den.clamp_min(1), den > 0
-
-# %% ../nbs/10_learner.ipynb #c016
-def hem_update(mult:np.ndarray, # current multipliers, one per patch
-               error:np.ndarray, # mean rare-class error of each patch this epoch
-               scored:np.ndarray, # bool: was the patch scored this epoch
-               blend:float=0.5, floor:float=0.5, cap:float=4.) -> np.ndarray:
-    "New multipliers: scored patches move by `blend` toward error / mean error, clipped to [floor, cap]"
-    m, scored = np.array(mult, np.float64), np.asarray(scored, bool)
-    e = np.asarray(error, np.float64)[scored]
-    if not scored.any() or e.mean() == 0: return m
-    m[scored] = np.clip((1 - blend) * m[scored] + blend * e / e.mean(), floor, cap)
-    return m
-
-# %% ../nbs/10_learner.ipynb #c019
-def _all_sum(*arrays:np.ndarray) -> list[np.ndarray]:
-    "Element-wise sums over the ranks of the process group (the arrays themselves without one)"
-    d = torch.distributed
-    if not (d.is_available() and d.is_initialized()): return list(arrays)
-    out = []
-    for a in arrays:
-        t = torch.as_tensor(a, dtype=torch.float64); d.all_reduce(t); out.append(t.numpy())
-    return out
-
-# %% ../nbs/10_learner.ipynb #c020
-class HardExampleMining(Callback):
-    "After each epoch, move sampling weight toward the training patches with the largest rare-class error"
-    order, run_valid = 60, False
-    def __init__(self, classes:list|None=None, # rare classes (names or indices); default the two rarest
-                 blend:float=0.5, floor:float=0.5, cap:float=4.): # see `hem_update`
-        if not (0 < blend <= 1 and 0 <= floor <= 1 <= cap): raise ValueError(f"need 0 < blend <= 1 and 0 <= floor <= 1 <= cap, got blend={blend}, floor={floor}, cap={cap}")
-        self.rare_classes, self.blend, self.floor, self.cap = classes, blend, floor, cap
-    def before_fit(self):
-        dl = self.learn.dls.train
-        if isinstance(getattr(dl, 'dl', None), SamplerDL): dl = dl.dl # inside fastai's DistributedDL
-        if not isinstance(dl, SamplerDL) or dl.sampler is None: raise ValueError("HardExampleMining needs a training loader with a sampler: patch_dataloaders(..., weights=...)")
-        codes = list(self.learn.dls.codes)
-        self.cls = rarest_classes(self.learn.dls) if self.rare_classes is None else [class_index(codes, c, self.learn.dls.ignore_index) for c in self.rare_classes]
-        self.sampler, self.items = dl.sampler, np.asarray(dl.dataset.items)
-        self.base, self.mult, self.rows = dl.sampler.weights.copy(), np.ones(len(dl.sampler.weights)), []
-
-# %% ../nbs/10_learner.ipynb #c021
-@patch
-def before_train(self:HardExampleMining): self.err_sum, self.n_scored = np.zeros(len(self.mult)), np.zeros(len(self.mult))
-
-@patch
-def after_batch(self:HardExampleMining):
-    "Add the rare-class error of each item of the batch to its patch"
-    if not self.training: return
-    pos = batch_items(self.learn.dl, self.learn.iter, table_positions=False)
-    pred = self.learn.pred[0] if isinstance(self.learn.pred, (tuple, list)) else self.learn.pred
-    err, scored = (x.cpu().numpy() for x in rare_error(pred.detach(), self.learn.yb[0], self.cls, self.learn.dls.ignore_index))
-    if len(pos) != len(err): raise ValueError(f"batch {self.learn.iter} has {len(err)} items but the loader drew {len(pos)}")
-    np.add.at(self.err_sum, pos[scored], err[scored]); np.add.at(self.n_scored, pos[scored], 1)
-
-# %% ../nbs/10_learner.ipynb #c022
-@patch
-def after_epoch(self:HardExampleMining):
-    "Update the multipliers from this epoch's errors and give the sampler its new weights"
-    err_sum, n = _all_sum(self.err_sum, self.n_scored)
-    self.scored, self.error = n > 0, np.divide(err_sum, n, out=np.zeros_like(err_sum), where=n > 0)
-    old = self.base * self.mult
-    self.mult = hem_update(self.mult, self.error, self.scored, self.blend, self.floor, self.cap)
-    new = self.base * self.mult
-    self.sampler.set_weights(new)
-    self.rows.append({'epoch': self.learn.epoch, 'scored': int(self.scored.sum()),
-                      'mean error': float(self.error[self.scored].mean()) if self.scored.any() else 0.,
-                      'moved %': 50 * np.abs(new / new.sum() - old / old.sum()).sum(), 'max ×': self.mult.max(),
-                      'at floor': int((self.mult <= self.floor).sum()), 'at cap': int((self.mult >= self.cap).sum())})
-
-# %% ../nbs/10_learner.ipynb #c023
-@patch(as_prop=True)
-def log(self:HardExampleMining) -> pd.DataFrame:
-    "One row per epoch: how the sampling weights moved"
-    return pd.DataFrame(self.rows).set_index('epoch') if self.rows else pd.DataFrame()
-
-@patch
-def patch_table(self:HardExampleMining) -> pd.DataFrame:
-    "Per training patch (by table row position): base weight, multiplier, last error, sorted by multiplier"
-    return pd.DataFrame({'base weight': self.base, 'multiplier': self.mult, 'last error': self.error, 'scored': self.scored},
-                        index=pd.Index(self.items, name='row')).sort_values('multiplier', ascending=False)
-
-# %% ../nbs/10_learner.ipynb #c024
-@patch
-def plot(self:HardExampleMining, figsize=(8, 2.6)):
-    "Mean rare-class error and moved sampling mass per epoch; the multipliers now, sorted"
-    import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=figsize)
-    lg = self.log
-    a.plot(lg.index, lg['mean error'], 'o-', color='C0'); a.set_ylabel('mean rare error', color='C0')
-    a2 = a.twinx(); a2.plot(lg.index, lg['moved %'], 's--', color='C1'); a2.set_ylabel('sampling mass moved %', color='C1')
-    a.set_xlabel('epoch'); a.set_xticks(lg.index); a.set_title('per epoch', fontsize=9)
-    b.plot(np.sort(self.mult)[::-1]); b.axhline(1, color='grey', lw=0.5)
-    b.set_xlabel('patch (sorted)'); b.set_ylabel('multiplier'); b.set_title('weight multipliers', fontsize=9)
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/10_learner.ipynb #c026
-class ClassExposure(Callback):
-    "Labelled pixels per class of the training targets, per epoch"
-    order, run_valid = 61, False
-    def __init__(self, class_weight=None): # the loss's class weights, for `loss share %`
-        self.class_weight = None if class_weight is None else np.asarray(class_weight, np.float64)
-    def before_fit(self):
-        self.counts, self.n = [], len(self.learn.dls.codes)
-        if self.class_weight is not None and self.class_weight.shape != (self.n,): raise ValueError(f"class_weight has shape {self.class_weight.shape}, expected ({self.n},)")
-    def before_train(self): self._c = torch.zeros(self.n, dtype=torch.long)
-    def after_batch(self):
-        if not self.training: return
-        t = self.learn.yb[0].flatten()
-        if self.learn.dls.ignore_index is not None: t = t[t != self.learn.dls.ignore_index]
-        self._c += torch.bincount(t.cpu(), minlength=self.n)[:self.n]
-    def after_train(self): self.counts.append(self._c.numpy().copy())
-
-# %% ../nbs/10_learner.ipynb #c027
-@patch
-def table(self:ClassExposure, epoch:int=-1) -> pd.DataFrame:
-    "Pixel share per class seen in `epoch` against the training patches' share"
-    dls, ign = self.learn.dls, self.learn.dls.ignore_index
-    keep = [c for c in range(self.n) if c != ign]
-    nat, seen = table_counts(dls.table)[np.asarray(dls.train.dataset.items)].sum(0)[keep], self.counts[epoch][keep]
-    pct = lambda v: 100 * v / max(v.sum(), 1)
-    res = {'train pixel %': pct(nat), 'seen pixel %': pct(seen), 'seen ×': np.divide(pct(seen), pct(nat), out=np.zeros(len(keep)), where=nat > 0)}
-    if self.class_weight is not None: res['loss share %'] = pct(seen * self.class_weight[keep])
-    return pd.DataFrame(res, index=pd.Index([dls.codes[c] for c in keep], name='class'))
-
-@patch
-def plot(self:ClassExposure, figsize=(4.5, 2.8)):
-    "Seen pixel share per class over the epochs (log scale), the training patches' share dashed"
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=figsize)
-    tabs = [self.table(e) for e in range(len(self.counts))]
-    for i, c in enumerate(tabs[0].index):
-        l, = ax.plot(range(len(tabs)), [t.loc[c, 'seen pixel %'] for t in tabs], 'o-', label=c)
-        ax.axhline(tabs[0].loc[c, 'train pixel %'], ls='--', lw=0.7, color=l.get_color())
-    ax.set_yscale('log'); ax.set_xlabel('epoch'); ax.set_ylabel('% of seen pixels'); ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    return fig

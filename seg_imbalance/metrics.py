@@ -9,7 +9,7 @@ from fastai.metrics import Metric
 
 # %% auto #0
 __all__ = ['confusion', 'per_class_iou', 'per_class_f1', 'per_class_precision', 'per_class_recall', 'class_table', 'summary',
-           'ConfusionMetric', 'MeanIoU', 'ClassIoU', 'evaluate']
+           'all_reduce_sum', 'ConfusionMetric', 'MeanIoU', 'ClassIoU', 'evaluate']
 
 # %% ../nbs/09_metrics.ipynb #c005
 def confusion(pred:torch.Tensor, # predicted classes (N, H, W) or logits (N, C, H, W)
@@ -72,7 +72,17 @@ def summary(cm:torch.Tensor, ignore_index:int|None=None) -> dict:
     return {'mIoU': float(iou.nanmean()), 'mF1': float(f1.nanmean()),
             'pixel accuracy': float(cm.diag().sum() / max(int(cm.sum()), 1))}
 
-# %% ../nbs/09_metrics.ipynb #c018
+# %% ../nbs/09_metrics.ipynb #c019
+def all_reduce_sum(*arrays:np.ndarray) -> list[np.ndarray]:
+    "Element-wise sums over the ranks of the process group (the arrays themselves without one)"
+    d = torch.distributed
+    if not (d.is_available() and d.is_initialized()): return list(arrays)
+    out = []
+    for a in arrays:
+        t = torch.as_tensor(a, dtype=torch.float64); d.all_reduce(t); out.append(t.numpy())
+    return out
+
+# %% ../nbs/09_metrics.ipynb #c020
 class ConfusionMetric(Metric):
     "Accumulates a confusion matrix over a fastai validation epoch"
     def __init__(self, n_classes:int, ignore_index:int|None=None): self.n_classes, self.ignore_index = n_classes, ignore_index
@@ -80,7 +90,7 @@ class ConfusionMetric(Metric):
     def accumulate(self, learn):
         self.cm += confusion(learn.pred.detach(), learn.y, self.n_classes, self.ignore_index).cpu()
 
-# %% ../nbs/09_metrics.ipynb #c019
+# %% ../nbs/09_metrics.ipynb #c021
 class MeanIoU(ConfusionMetric):
     "mIoU over the classes with a defined IoU (ignore class left out)"
     @property
@@ -88,7 +98,7 @@ class MeanIoU(ConfusionMetric):
     @property
     def name(self): return 'mIoU'
 
-# %% ../nbs/09_metrics.ipynb #c020
+# %% ../nbs/09_metrics.ipynb #c022
 class ClassIoU(ConfusionMetric):
     "IoU of class `c`, logged under `name`"
     def __init__(self, c:int, n_classes:int, ignore_index:int|None=None, name:str|None=None):
@@ -98,7 +108,7 @@ class ClassIoU(ConfusionMetric):
     @property
     def name(self): return self._name
 
-# %% ../nbs/09_metrics.ipynb #c024
+# %% ../nbs/09_metrics.ipynb #c026
 def evaluate(learn, # a fastai `Learner` (or anything with `.model` and `.dls`)
              dl=None, # default: the validation `DataLoader`
              n_classes:int|None=None, ignore_index:int|None=None) -> torch.Tensor:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .io import SceneSet
+from .checks import positive_int
+from .table import check_table, count_columns, table_counts, table_ignore_index, counted_classes
 
 # %% auto #0
 __all__ = ['WEIGHT_SCHEMES', 'class_counts', 'window_counts_at', 'window_counts', 'class_presence', 'class_ratios',
@@ -40,11 +42,6 @@ def _as_mask(mask) -> np.ndarray:
     if not (np.issubdtype(mask.dtype, np.integer) or mask.dtype == bool):
         raise ValueError(f"mask dtype {mask.dtype} is not an integer type: expected class indices")
     return mask
-
-def _positive_int(v, name:str) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    return int(v)
 
 # %% ../nbs/02_stats.ipynb #c009
 def _value_lut(dtype:np.dtype, n_classes:int, ignore_index:int|None) -> np.ndarray|None:
@@ -158,7 +155,7 @@ def window_counts_at(mask:np.ndarray, # (H, W) class indices
                      with_ignore:bool=False, # add a last channel with each window's ignored pixels
                     ) -> np.ndarray:
     "Per-class pixel counts of the windows at `ys` × `xs`: shape `(len(ys), len(xs), n_classes[+1])`, int32"
-    mask, size, n_classes = _as_mask(mask), _positive_int(size, 'size'), _positive_int(n_classes, 'n_classes')
+    mask, size, n_classes = _as_mask(mask), positive_int(size, 'size'), positive_int(n_classes, 'n_classes')
     ys, xs = np.asarray(ys, np.int64).reshape(-1), np.asarray(xs, np.int64).reshape(-1)
     for v, n, what in ((ys, mask.shape[0], 'ys'), (xs, mask.shape[1], 'xs')):
         if len(v) and (v.min() < 0 or v.max() > n - size):
@@ -180,7 +177,7 @@ def window_counts(mask:np.ndarray, # (H, W) class indices
                   ignore_index:int|None=None, # pixels with this value are not counted
                  ) -> np.ndarray:
     "Per-class pixel counts of every `size`×`size` window at `stride`: `(ny, nx, n_classes)`, int32"
-    mask, size, stride = _as_mask(mask), _positive_int(size, 'size'), _positive_int(stride, 'stride')
+    mask, size, stride = _as_mask(mask), positive_int(size, 'size'), positive_int(stride, 'stride')
     if size > min(mask.shape): raise ValueError(f"window size {size} is larger than the mask of shape {mask.shape}: no window fits")
     ys, xs = (np.arange(0, n - size + 1, stride) for n in mask.shape)
     return window_counts_at(mask, n_classes, size, ys, xs, ignore_index)
@@ -192,7 +189,7 @@ def class_presence(counts:np.ndarray, # per-class pixel counts, classes on the l
     "Boolean array, `True` where a class has at least `min_pixels` pixels"
     counts = np.asarray(counts)
     if counts.ndim < 1: raise ValueError(f"counts must have a class axis (last); got a scalar")
-    return counts >= _positive_int(min_pixels, 'min_pixels')
+    return counts >= positive_int(min_pixels, 'min_pixels')
 
 # %% ../nbs/02_stats.ipynb #c033
 def class_ratios(counts:np.ndarray, # per-class pixel counts, classes on the last axis
@@ -290,18 +287,20 @@ def _report_inputs(source, size, stride, codes, ignore_index):
     "`(patch counts, pixel counts, per-image counts, codes, ignore_index, setting)` from a SceneSet, patch table or array"
     if isinstance(source, SceneSet):
         if size is None: raise ValueError("a SceneSet needs the window `size`")
-        size = _positive_int(size, 'size')
-        stride = _positive_int(size if stride is None else stride, 'stride')
+        size = positive_int(size, 'size')
+        stride = positive_int(size if stride is None else stride, 'stride')
         counts, per = _scan_scenes(source, size, stride)
-        return counts, per.sum(0), per, list(source.codes), source.ignore_index, f"{len(source)} scenes, {len(counts):,} windows of {size} px at stride {stride}"
+        setting = f"{len(source)} scenes, {len(counts):,} windows of {size} px at stride {stride}"
+        return counts, per.sum(0), per, list(source.codes), source.ignore_index, setting
     if isinstance(source, pd.DataFrame):
-        if source.attrs.get('codes') is None: raise ValueError("not a patch table: table.attrs has no 'codes' (build it with crop.tile)")
-        codes, ignore_index = list(source.attrs['codes']), source.attrs.get('ignore_index')
-        counts, setting = source[codes].to_numpy(np.int64), f"{len(source):,} patches of a patch table"
+        check_table(source, allow_empty=True)
+        codes, ignore_index = count_columns(source), table_ignore_index(source)
+        counts, setting = table_counts(source), f"{len(source):,} patches of a patch table"
     else:
         if codes is None: raise ValueError("raw counts need `codes` (one name per class)")
         counts, codes, setting = np.asarray(source), list(codes), None
-    if counts.ndim != 2 or counts.shape[1] != len(codes): raise ValueError(f"counts of shape {counts.shape} do not match {len(codes)} codes")
+    if counts.ndim != 2 or counts.shape[1] != len(codes):
+        raise ValueError(f"counts of shape {counts.shape} do not match {len(codes)} codes")
     if len(counts) == 0: raise ValueError("no patches: the table is empty")
     setting = setting or f"{len(counts):,} patches"
     return counts, counts.sum(0), counts, codes, ignore_index, setting
@@ -324,7 +323,15 @@ def imbalance_report(source, # a `SceneSet`, a patch table (`crop.tile`) or per-
                     ) -> ImbalanceReport:
     "Per-class pixel share, patch presence, per-patch ratios, batch coverage and suggested weights"
     counts, pixels, per_image, codes, ign, setting = _report_inputs(source, size, stride, codes, ignore_index)
-    keep = [c for c in range(len(codes)) if c != ign]
+    keep = counted_classes(len(codes), ign)
+    lab = counts[:, keep].sum(1) > 0 # patches with no labelled pixel hold no class: leave them out
+    if not lab.any(): lab[:], setting = True, setting + "; no patch holds a labelled pixel"
+    elif not lab.all(): setting += f"; {int((~lab).sum()):,} patches without labelled pixels left out"
+    if weights is not None:
+        weights = np.asarray(weights, np.float64)
+        if weights.shape != lab.shape: raise ValueError(f"weights must have shape {lab.shape} (one per patch), got {weights.shape}")
+        weights = weights[lab]
+    counts = counts[lab]
     pres, ratios, p = class_presence(counts), class_ratios(counts[:, keep]), pixels[keep]
     cov = batch_coverage(pres[:, keep], list(batch_sizes), weights)
     r = [ratios[pres[:, c], i] for i, c in enumerate(keep)]
@@ -338,7 +345,7 @@ def imbalance_report(source, # a `SceneSet`, a patch table (`crop.tile`) or per-
                       **{f'w {s}': w for s, w in wts.items()}}, index=pd.Index([codes[c] for c in keep], name='class'))
     return ImbalanceReport(t, r, batch_coverage(pres[:, keep], 1, weights), setting)
 
-# %% ../nbs/02_stats.ipynb #c057
+# %% ../nbs/02_stats.ipynb #c059
 def _order_colors(rep:ImbalanceReport):
     "Class order (most frequent first) and one colour per class, shared by all plots"
     import matplotlib.pyplot as plt
@@ -350,7 +357,7 @@ def _ax(ax, figsize=(4, 3)):
     import matplotlib.pyplot as plt
     return ax if ax is not None else plt.subplots(figsize=figsize)[1]
 
-# %% ../nbs/02_stats.ipynb #c058
+# %% ../nbs/02_stats.ipynb #c060
 @patch
 def plot_pixels(self:ImbalanceReport, ax=None):
     "Share of labelled pixels per class, log scale"
@@ -360,7 +367,7 @@ def plot_pixels(self:ImbalanceReport, ax=None):
     ax.set_xscale('log'); ax.invert_yaxis(); ax.set_xlabel('pixel % (log)'); ax.set_title('pixel frequency')
     return ax
 
-# %% ../nbs/02_stats.ipynb #c059
+# %% ../nbs/02_stats.ipynb #c061
 @patch
 def plot_presence(self:ImbalanceReport, ax=None):
     "Share of patches holding each class"
@@ -369,7 +376,7 @@ def plot_presence(self:ImbalanceReport, ax=None):
     ax.set_xlim(0, 100); ax.invert_yaxis(); ax.set_xlabel('% of patches holding the class'); ax.set_title('patch presence')
     return ax
 
-# %% ../nbs/02_stats.ipynb #c060
+# %% ../nbs/02_stats.ipynb #c062
 @patch
 def plot_ratios(self:ImbalanceReport, ax=None):
     "Distribution of each class's share of the patches that hold it (box: quartiles, whiskers: 5–95 %)"
@@ -379,7 +386,7 @@ def plot_ratios(self:ImbalanceReport, ax=None):
     ax.set_xscale('log'); ax.invert_yaxis(); ax.set_xlabel('% of the patch, when present (log)'); ax.set_title('per-patch ratio')
     return ax
 
-# %% ../nbs/02_stats.ipynb #c061
+# %% ../nbs/02_stats.ipynb #c063
 @patch
 def plot_coverage(self:ImbalanceReport, ax=None, max_bs:int=64):
     "Probability that a batch holds each class, against the batch size"
@@ -392,7 +399,7 @@ def plot_coverage(self:ImbalanceReport, ax=None, max_bs:int=64):
     ax.set_title('batch coverage'); ax.legend(fontsize=6, ncol=2, loc='lower right')
     return ax
 
-# %% ../nbs/02_stats.ipynb #c062
+# %% ../nbs/02_stats.ipynb #c064
 @patch
 def plot(self:ImbalanceReport, figsize=(10, 6.5)):
     "All four views in one figure"
@@ -402,7 +409,7 @@ def plot(self:ImbalanceReport, figsize=(10, 6.5)):
     fig.suptitle(self.setting, fontsize=9); fig.tight_layout()
     return fig
 
-# %% ../nbs/02_stats.ipynb #c063
+# %% ../nbs/02_stats.ipynb #c065
 @patch
 def save(self:ImbalanceReport, out:str|Path, dpi:int=100) -> list[Path]:
     "Write `imbalance.csv` and one PNG per view into the folder `out`; returns the paths"

@@ -38,7 +38,7 @@ def _fastai_worker(rank, port, out):
         from fastai.distributed import DistributedDL
         from seg_imbalance.data import SamplerDL, batch_items
         from seg_imbalance.sample import ClassBalancedBatchSampler
-        from seg_imbalance.learner import _all_sum
+        from seg_imbalance.metrics import all_reduce_sum as _all_sum
 
         class GlooDistributedDL(DistributedDL):
             "fastai broadcasts rank 0's epoch as a CUDA tensor (nccl); the same broadcast on CPU tensors for gloo"
