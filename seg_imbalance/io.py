@@ -130,7 +130,7 @@ def scenes_from_arrays(images:list[np.ndarray], masks:list[np.ndarray], codes:li
     names = names or [f'scene_{i}' for i in range(len(images))]
     return SceneSet([Scene(i, m, n) for i, m, n in zip(images, masks, names)], codes, ignore_index, colors).validate()
 
-# %% ../nbs/00_io.ipynb #c022
+# %% ../nbs/00_io.ipynb #c019
 def read_codes(path:Path|str) -> list[str]:
     "Class names from a `codes.txt`, one per line"
     path = Path(path)
@@ -139,14 +139,14 @@ def read_codes(path:Path|str) -> list[str]:
     if len(set(codes)) != len(codes): raise ValueError(f"{path}: duplicate class names in {codes}")
     return codes
 
-# %% ../nbs/00_io.ipynb #c023
+# %% ../nbs/00_io.ipynb #c020
 def _listing(folder:Path, what:str) -> list[Path]:
     if not folder.is_dir(): raise ValueError(f"{folder} is not a folder: expected {what} there")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
     if not files: raise ValueError(f"{folder} holds no {what} files ({', '.join(IMAGE_EXTS)})")
     return files
 
-# %% ../nbs/00_io.ipynb #c024
+# %% ../nbs/00_io.ipynb #c021
 def read_scene_folder(path:Path|str, # folder with images/, masks/, codes.txt
                       codes:list[str]|None=None, # class names; default: read codes.txt
                       ignore_index:int|None=None, # default: ignore_index.txt if present
@@ -167,7 +167,7 @@ def read_scene_folder(path:Path|str, # folder with images/, masks/, codes.txt
     ss = SceneSet([Scene(i, by_stem[i.stem + mask_suffix], i.stem, cache) for i in imgs], codes, ignore_index)
     return ss.validate() if validate else ss
 
-# %% ../nbs/00_io.ipynb #c025
+# %% ../nbs/00_io.ipynb #c022
 def save_scene_folder(scenes:SceneSet, path:Path|str) -> Path:
     "Write `scenes` as `images/*.png`, `masks/*.png`, `codes.txt` (+ `ignore_index.txt`)"
     path = Path(path)

@@ -145,7 +145,7 @@ def make_scenes(n:int=8, # number of scenes
 # %% ../nbs/01_synth.ipynb #c021
 SYNTH_COLORS = ('#a08c6e', '#3c8c3c', '#2850a0', '#c83c32', '#909090', '#ffd700')
 
-# %% ../nbs/01_synth.ipynb #94b5b741
+# %% ../nbs/01_synth.ipynb #c024
 def synth_sceneset(n:int=8, size:int=512, seed:int=0, density:float=1.) -> SceneSet:
     "`n` procedural demo scenes (see `make_scenes`) as a validated `SceneSet`"
     pairs = make_scenes(n, size, seed, density)
