@@ -8,14 +8,17 @@ import numpy as np, pandas as pd
 import math
 from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILImage, PILMask, Normalize, Dihedral,
                                IntToFloatTensor, DataLoaders, TfmdDL)
+from fastai.callback.core import Callback
 from fastai.torch_core import num_distrib
 from .io import SceneSet
+from .crop import tile
 from .checks import positive_int, check_weights
 from .table import check_table, count_columns, table_counts, table_classes
 from .sample import WeightedSampler, ClassBalancedBatchSampler, patch_weights
 
 # %% auto #0
-__all__ = ['PatchReader', 'scene_splitter', 'channel_stats', 'SamplerDL', 'train_sampler', 'patch_dataloaders', 'batch_items']
+__all__ = ['PatchReader', 'valid_scene_ids', 'scene_splitter', 'channel_stats', 'SamplerDL', 'SamplerEpochCallback',
+           'train_sampler', 'validation_table', 'PatchDataLoaders', 'patch_dataloaders', 'batch_items']
 
 # %% ../nbs/06_data.ipynb #c005
 class _WindowGetter:
@@ -27,10 +30,9 @@ class _WindowGetter:
 class PatchReader:
     "Read the image and mask window of row `i` (a position) of a patch table"
     def __init__(self, scenes:SceneSet, table:pd.DataFrame):
-        count_columns(table)
-        if len(table) == 0: raise ValueError("the patch table is empty: no patches to read")
-        bad = ~table.scene.between(0, len(scenes) - 1)
-        if bad.any(): raise ValueError(f"table rows {np.flatnonzero(bad.to_numpy())[:5].tolist()} name scenes outside 0..{len(scenes) - 1}")
+        check_table(table)
+        bad = np.flatnonzero(~table.scene.between(0, len(scenes) - 1).to_numpy())
+        if len(bad): raise ValueError(f"table rows {bad[:5].tolist()} name scenes outside 0..{len(scenes) - 1}")
         self.scenes = scenes
         self.win = table[['scene', 'y', 'x', 'h', 'w']].to_numpy(np.int64)
     def __len__(self): return len(self.win)
@@ -45,19 +47,26 @@ class PatchReader:
     def get_y(self): return _WindowGetter(self, 'mask')
 
 # %% ../nbs/06_data.ipynb #c010
-def scene_splitter(table:pd.DataFrame, # the patch table
-                   valid_scenes:list[int]|None=None, # scene indices for validation
-                   valid_pct:float=0.2, # else this share of scenes, drawn with `seed`
-                   seed:int=0):
-    "A fastai splitter sending whole scenes to validation"
+def valid_scene_ids(table:pd.DataFrame, # the patch table
+                    valid_scenes:list[int]|None=None, # scene indices for validation
+                    valid_pct:float=0.2, # else this share of the table's scenes, drawn with `seed`
+                    seed:int=0) -> list[int]:
+    "The scenes that go to validation: `valid_scenes`, or `valid_pct` of the table's scenes drawn with `seed`"
     scenes = np.unique(table.scene.to_numpy())
     if valid_scenes is None:
         n_valid = max(1, int(round(valid_pct * len(scenes))))
-        if n_valid >= len(scenes): raise ValueError(f"cannot split {len(scenes)} scene(s) into train and validation by scene")
+        if n_valid >= len(scenes):
+            raise ValueError(f"cannot split {len(scenes)} scene(s) into train and validation by scene")
         valid_scenes = np.random.default_rng(seed).choice(scenes, n_valid, replace=False)
-    is_valid = table.scene.isin(list(valid_scenes)).to_numpy()
-    if is_valid.all() or not is_valid.any():
-        raise ValueError(f"valid_scenes {list(valid_scenes)} leave {'no training' if is_valid.all() else 'no validation'} patches")
+    valid_scenes = sorted(int(s) for s in valid_scenes)
+    is_valid = table.scene.isin(valid_scenes).to_numpy()
+    if is_valid.all(): raise ValueError(f"valid_scenes {valid_scenes} leave no training patches")
+    return valid_scenes
+
+def scene_splitter(table:pd.DataFrame, valid_scenes:list[int]|None=None, valid_pct:float=0.2, seed:int=0):
+    "A fastai splitter sending the table rows of whole scenes (see `valid_scene_ids`) to validation"
+    is_valid = table.scene.isin(valid_scene_ids(table, valid_scenes, valid_pct, seed)).to_numpy()
+    if not is_valid.any(): raise ValueError(f"valid_scenes {valid_scenes} leave no validation patches")
     def _inner(items): return np.flatnonzero(~is_valid).tolist(), np.flatnonzero(is_valid).tolist()
     return _inner
 
@@ -76,17 +85,21 @@ def channel_stats(scenes:SceneSet, idxs=None, max_pixels:int=2_000_000) -> tuple
 
 # %% ../nbs/06_data.ipynb #c016
 class SamplerDL(TfmdDL):
-    "A `TfmdDL` whose shuffled passes draw the epoch from `sampler` (a `sample.WeightedSampler`), one sampler epoch per pass"
+    "A `TfmdDL` whose shuffled passes draw their order from `sampler` (a `sample.WeightedSampler`) at its epoch"
     def __init__(self, dataset=None, sampler:WeightedSampler|None=None, **kwargs):
         if sampler is not None and len(sampler.weights) != len(dataset):
             raise ValueError(f"the sampler has {len(sampler.weights)} weights for a dataset of {len(dataset)} items")
-        self.sampler, self.epoch_idxs = sampler, None
+        self.sampler, self.epoch_idxs, self.managed = sampler, None, False
         super().__init__(dataset=dataset, **kwargs)
+    def set_epoch(self, epoch:int):
+        "Draw the next passes from `epoch` (the training epoch): passes no longer advance it"
+        self.managed = True
+        if self.sampler is not None: self.sampler.set_epoch(epoch)
     def get_idxs(self):
         if self.sampler is None or not self.shuffle: idxs = super().get_idxs()
         else:
             idxs = self.sampler.draw().tolist()
-            self.sampler.set_epoch(self.sampler.epoch + 1)
+            if not self.managed: self.sampler.set_epoch(self.sampler.epoch + 1)
         self.epoch_idxs = np.asarray(idxs, np.int64)
         return idxs
     def __len__(self):
@@ -98,16 +111,30 @@ class SamplerDL(TfmdDL):
         return super().new(dataset, cls, **kwargs)
 
 # %% ../nbs/06_data.ipynb #c018
-def _table_weights(table:pd.DataFrame, weights) -> np.ndarray:
-    "Weights by table row position from an array, a Series on the table's index, or a scheme name"
-    if isinstance(weights, str): return patch_weights(table, weights)
+def _inner_dl(dl):
+    "The `SamplerDL` inside fastai's `DistributedDL`, or `dl` itself"
+    return dl.dl if isinstance(getattr(dl, 'dl', None), SamplerDL) else dl
+
+class SamplerEpochCallback(Callback):
+    "Before each training epoch, set the training loader's sampler epoch to fastai's `epoch`"
+    order = 5 # before the callbacks that read or change the sampler
+    def before_epoch(self):
+        dl = _inner_dl(self.learn.dls.train)
+        if isinstance(dl, SamplerDL): dl.set_epoch(self.learn.epoch)
+
+# %% ../nbs/06_data.ipynb #c020
+def _table_weights(table:pd.DataFrame, weights, positions:np.ndarray) -> np.ndarray:
+    "Weights of the rows at `positions`: from an array or Series over the whole table, or a scheme computed on those rows"
+    if isinstance(weights, str):
+        sub = table.iloc[positions]; sub.attrs = dict(table.attrs)
+        return patch_weights(sub, weights)
     if isinstance(weights, pd.Series):
         if not table.index.is_unique or len(weights) != len(table) or not weights.index.isin(table.index).all():
             raise ValueError(f"weights is a Series: its index must hold the table's {len(table)} (unique) row labels")
         weights = weights.loc[table.index]
-    return check_weights(weights, len(table))
+    return check_weights(weights, len(table))[positions]
 
-# %% ../nbs/06_data.ipynb #c019
+# %% ../nbs/06_data.ipynb #c021
 def train_sampler(table:pd.DataFrame, # the whole patch table
                   positions, # table row positions of the training patches, in dataset order
                   bs:int, # batch size
@@ -115,18 +142,53 @@ def train_sampler(table:pd.DataFrame, # the whole patch table
                   epoch_len:int|None=None, # patches per epoch; default one per training patch
                   balance=None, # classes every batch holds (names or indices)
                   seed:int=0, num_replicas:int=1) -> WeightedSampler|None:
-    "The sampler of the training split at `positions`, or `None` for plain shuffling"
+    "The sampler of the training split at `positions`, its statistics from those rows only; `None`: plain shuffling"
     if weights is None and epoch_len is None and balance is None: return None
-    pos, w = np.asarray(positions, np.int64), (np.ones(len(table)) if weights is None else _table_weights(table, weights))
+    pos = np.asarray(positions, np.int64)
+    w = np.ones(len(pos)) if weights is None else _table_weights(table, weights, pos)
     n = len(pos) if epoch_len is None else positive_int(epoch_len, 'epoch_len')
-    if n < bs: raise ValueError(f"epoch_len={n} is less than one batch (bs={bs}): the training loader drops incomplete batches")
-    if w[pos].sum() == 0: raise ValueError(f"weights are all zero on the {len(pos)} training patches: none can be drawn")
-    if balance is None: return WeightedSampler(w[pos], n, seed)
-    idx = table_classes(table, balance)
-    pres = table_counts(table)[pos][:, idx] > 0
-    return ClassBalancedBatchSampler(w[pos], pres, bs, n, seed, num_replicas, [count_columns(table)[i] for i in idx])
+    if n < bs:
+        raise ValueError(f"epoch_len={n} is less than one batch (bs={bs}): the training loader drops incomplete batches")
+    if w.sum() == 0: raise ValueError(f"weights are all zero on the {len(pos)} training patches: none can be drawn")
+    if balance is None: return WeightedSampler(w, n, seed)
+    train = table.iloc[pos]; train.attrs = dict(table.attrs)
+    idx = table_classes(train, balance)
+    pres = table_counts(train)[:, idx] > 0
+    return ClassBalancedBatchSampler(w, pres, bs, n, seed, num_replicas, [count_columns(table)[i] for i in idx])
 
-# %% ../nbs/06_data.ipynb #c021
+# %% ../nbs/06_data.ipynb #c023
+def validation_table(table:pd.DataFrame, # the patch table (its training selection is not used)
+                     scenes:SceneSet, # the scenes it indexes
+                     valid_scenes:list[int], # the validation scenes
+                     valid_table=None, # None: a plain grid; 'table': the table's own rows; or a patch table
+                    ) -> pd.DataFrame:
+    "The validation patches: by default the non-overlapping grid of `valid_scenes`, independent of any selection"
+    if isinstance(valid_table, pd.DataFrame):
+        if count_columns(check_table(valid_table)) != count_columns(table):
+            raise ValueError(f"valid_table has codes {count_columns(valid_table)}, the table {count_columns(table)}")
+        return valid_table
+    if isinstance(valid_table, str) and valid_table == 'table': return table[table.scene.isin(valid_scenes)]
+    if valid_table is not None: raise ValueError(f"valid_table must be None, 'table' or a patch table, got {valid_table!r}")
+    sizes = set(zip(table.h.tolist(), table.w.tolist()))
+    if len(sizes) != 1 or len(set(next(iter(sizes)))) != 1:
+        raise ValueError(f"the validation grid needs square patches of one size; the table has {sorted(sizes)[:4]}")
+    size = int(table.h.iloc[0])
+    sub = SceneSet([scenes[s] for s in valid_scenes], scenes.codes, scenes.ignore_index)
+    grid = tile(sub, size, cover=False)
+    grid['scene'] = np.asarray(valid_scenes)[grid.scene.to_numpy()]
+    return grid
+
+# %% ../nbs/06_data.ipynb #c025
+class PatchDataLoaders(DataLoaders):
+    "fastai `DataLoaders` whose `new_empty` (what `Learner.export` pickles) keeps the metadata and drops the data"
+    _meta = ('codes', 'ignore_index', 'colors', 'norm_stats', 'patch_size')
+    def new_empty(self):
+        "No loaders, no scenes, no table: `codes`, `ignore_index`, `colors`, `norm_stats` and `patch_size` only"
+        res = PatchDataLoaders(path=self.path, device=self.device)
+        for k in self._meta: setattr(res, k, getattr(self, k, None))
+        return res
+
+# %% ../nbs/06_data.ipynb #c026
 def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       scenes:SceneSet, # the scenes the table indexes
                       bs:int=16, # batch size
@@ -135,31 +197,39 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       seed:int=0, # split, shuffling and sampler seed
                       augment:bool=True, # random dihedral flips of training batches
                       num_workers:int=0,
-                      weights=None, # sampling weight per table row position, a Series on the table's index, or a scheme name
+                      weights=None, # sampling weight per table row position, a Series on its index, or a scheme name
                       epoch_len:int|None=None, # training patches drawn per epoch; default the number of training patches
                       balance=None, # classes every training batch holds (see `sample.ClassBalancedBatchSampler`)
-                      **kwargs) -> DataLoaders:
+                      valid_table=None, # validation patches: None a grid of the validation scenes (see `validation_table`)
+                      **kwargs) -> PatchDataLoaders:
     "fastai `DataLoaders` reading each patch's window from `scenes`, the training split drawn by `weights`"
-    reader, splitter = PatchReader(scenes, table), scene_splitter(table, valid_scenes, valid_pct, seed)
-    tr, _ = splitter(None)
+    vs = valid_scene_ids(table, valid_scenes, valid_pct, seed)
+    tr = np.flatnonzero(~table.scene.isin(vs).to_numpy())
+    va = validation_table(table, scenes, vs, valid_table)
+    if len(va) == 0: raise ValueError(f"the validation scenes {vs} give no validation patch")
+    full = pd.concat([table, va], ignore_index=True); full.attrs = dict(table.attrs)
+    items, n_tr = [*tr.tolist(), *range(len(table), len(full))], len(tr)
     sampler = train_sampler(table, tr, bs, weights, epoch_len, balance, seed, max(1, num_distrib()))
     mean, std = channel_stats(scenes, np.unique(table.scene.to_numpy()[tr]))
-    dblock = DataBlock(blocks=(ImageBlock, MaskBlock(scenes.codes)), get_x=reader.get_x, get_y=reader.get_y, splitter=splitter,
+    reader = PatchReader(scenes, full)
+    dblock = DataBlock(blocks=(ImageBlock, MaskBlock(scenes.codes)), get_x=reader.get_x, get_y=reader.get_y,
+                       splitter=lambda o: (list(range(n_tr)), list(range(n_tr, len(o)))),
                        batch_tfms=[*([Dihedral()] if augment else []), Normalize.from_stats(mean, std)])
-    dls = dblock.datasets(list(range(len(table)))).dataloaders(
+    dls = dblock.datasets(items).dataloaders(
         bs=bs, num_workers=num_workers, seed=seed, dl_type=SamplerDL, dl_kwargs=[{'sampler': sampler}, {}],
         after_item=dblock.item_tfms, after_batch=dblock.batch_tfms, **kwargs)
-    dls.codes, dls.ignore_index, dls.table = list(scenes.codes), scenes.ignore_index, table
-    dls.colors = scenes.colors
+    dls = PatchDataLoaders(*dls.loaders, path=dls.path, device=dls.device)
+    dls.codes, dls.ignore_index, dls.colors, dls.table = list(scenes.codes), scenes.ignore_index, scenes.colors, full
+    dls.norm_stats, dls.patch_size, dls.reader = (mean.tolist(), std.tolist()), int(table.h.max()), reader
     return dls
 
-# %% ../nbs/06_data.ipynb #c035
+# %% ../nbs/06_data.ipynb #c042
 def _rank_share(idxs:np.ndarray, rank:int, world_size:int) -> np.ndarray:
     "The share of an epoch that fastai's `DistributedDL` gives `rank`: padded cyclically, then cut in contiguous parts"
     n_p = math.ceil(len(idxs) / world_size) * world_size
     return np.resize(idxs, n_p)[rank * n_p // world_size:(rank + 1) * n_p // world_size]
 
-# %% ../nbs/06_data.ipynb #c036
+# %% ../nbs/06_data.ipynb #c043
 def batch_items(dl, # a `SamplerDL`, or fastai's `DistributedDL` around one
                 i:int, # batch number in the current pass
                 table_positions:bool=True, # table row positions, else positions in the loader's dataset

@@ -5,37 +5,62 @@
 # %% ../nbs/10_learner.ipynb #c003
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
+import torch.nn as nn
 from fastai.learner import Learner
 from .losses import WeightedCrossEntropy
 from .table import table_counts, class_index, counted_classes
 from .models import seg_model, smp_splitter
 from .metrics import MeanIoU, ClassIoU
+from .data import SamplerEpochCallback
 
 # %% auto #0
-__all__ = ['rarest_classes', 'seg_learner']
+__all__ = ['rarest_classes', 'set_loss_ignore', 'seg_learner']
 
 # %% ../nbs/10_learner.ipynb #c005
 def rarest_classes(dls, n:int=2) -> list[int]:
-    "The `n` classes with the fewest pixels in `dls.table` (the ignore class left out)"
-    counts = table_counts(dls.table).sum(0)
+    "The `n` classes with the fewest pixels in the training patches of `dls.table` (the ignore class left out)"
+    counts = table_counts(dls.table)[np.asarray(dls.train.dataset.items)].sum(0)
     cand = [c for c in np.argsort(counts, kind='stable') if c != dls.ignore_index and counts[c] > 0]
     return [int(c) for c in cand[:n]]
 
-# %% ../nbs/10_learner.ipynb #c006
-def seg_learner(dls, # from `data.patch_dataloaders` (carries `codes`, `ignore_index`, `table`)
+# %% ../nbs/10_learner.ipynb #c007
+def set_loss_ignore(loss, # any loss: ours, fastai's, PyTorch's or SMP's
+                    ignore_index:int|None, # the data's ignore index
+                   ):
+    "Give `ignore_index` to every part of `loss` that has an unset one; `ValueError` on a different one"
+    if ignore_index is None: return loss
+    parts = list(loss.modules()) if isinstance(loss, nn.Module) else [loss]
+    func = getattr(loss, 'func', None) # fastai's BaseLoss wraps a torch loss
+    if isinstance(func, nn.Module): parts += list(func.modules())
+    for m in parts:
+        if not hasattr(m, 'ignore_index'): continue
+        if m.ignore_index in (None, -100): m.ignore_index = ignore_index # -100 is PyTorch's "none"
+        elif m.ignore_index != ignore_index:
+            raise ValueError(f"{type(m).__name__} has ignore_index={m.ignore_index} but the data ignore {ignore_index}")
+    return loss
+
+# %% ../nbs/10_learner.ipynb #c010
+def seg_learner(dls, # from `data.patch_dataloaders` (carries `codes`, `ignore_index`, `table`, `norm_stats`)
                 arch:str='Unet', # SMP architecture, see `models.ARCHS`
                 encoder_name:str='resnet18',
-                loss_func=None, # default: `losses.WeightedCrossEntropy` (unweighted) with the ignore index
+                loss_func=None, # default `losses.WeightedCrossEntropy` (unweighted); any loss gets the ignore index
                 watch:list|None=None, # classes (names or indices) whose IoU is logged; default the two rarest
                 in_channels:int=3,
                 weights_path=None, # local encoder weights
                 model_kwargs:dict|None=None, # passed to `models.seg_model`
+                cbs=None, # more callbacks; `data.SamplerEpochCallback` is always added
                 **kwargs) -> Learner:
     "A fastai `Learner` for semantic segmentation with per-class IoU metrics"
     codes, ign = list(dls.codes), dls.ignore_index
     n = len(codes)
     model = seg_model(n, arch, encoder_name, in_channels=in_channels, weights_path=weights_path, **(model_kwargs or {}))
-    if loss_func is None: loss_func = WeightedCrossEntropy(ignore_index=ign)
+    loss_func = set_loss_ignore(WeightedCrossEntropy() if loss_func is None else loss_func, ign)
     watch = rarest_classes(dls) if watch is None else [class_index(codes, w, ign) for w in watch]
     metrics = [MeanIoU(n, ign), *[ClassIoU(c, n, ign, name=f'IoU_{codes[c]}') for c in watch]]
-    return Learner(dls, model, loss_func=loss_func, metrics=metrics, splitter=smp_splitter, **kwargs)
+    cbs = [SamplerEpochCallback(), *([] if cbs is None else [cbs] if not isinstance(cbs, (list, tuple)) else cbs)]
+    learn = Learner(dls, model, loss_func=loss_func, metrics=metrics, splitter=smp_splitter, cbs=cbs, **kwargs)
+    mean, std = getattr(dls, 'norm_stats', None) or (None, None)
+    learn.seg_info = dict(codes=codes, ignore_index=ign, mean=mean, std=std, scale=255.,
+                          patch_size=getattr(dls, 'patch_size', None), colors=getattr(dls, 'colors', None),
+                          in_channels=in_channels)
+    return learn

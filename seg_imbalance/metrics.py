@@ -6,45 +6,57 @@
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from fastai.metrics import Metric
+from .table import counted_classes
 
 # %% auto #0
-__all__ = ['confusion', 'per_class_iou', 'per_class_f1', 'per_class_precision', 'per_class_recall', 'class_table', 'summary',
-           'all_reduce_sum', 'ConfusionMetric', 'MeanIoU', 'ClassIoU', 'evaluate']
+__all__ = ['with_ignore', 'confusion', 'per_class_iou', 'per_class_f1', 'per_class_precision', 'per_class_recall', 'class_table',
+           'summary', 'all_reduce_sum', 'ConfusionMetric', 'MeanIoU', 'ClassIoU', 'evaluate']
 
-# %% ../nbs/09_metrics.ipynb #c005
+# %% ../nbs/09_metrics.ipynb #c006
+def with_ignore(cm:torch.Tensor, # a confusion matrix
+                ignore_index:int|None, # the class it leaves out, when it is one of its rows
+               ) -> torch.Tensor:
+    "`cm` carrying its ignore index as the attribute `ignore_index`, read by `class_table` and `summary`"
+    cm.ignore_index = ignore_index if ignore_index is not None and 0 <= ignore_index < len(cm) else None
+    return cm
+
+# %% ../nbs/09_metrics.ipynb #c007
 def confusion(pred:torch.Tensor, # predicted classes (N, H, W) or logits (N, C, H, W)
               targ:torch.Tensor, # true classes (N, H, W)
               n_classes:int,
               ignore_index:int|None=None) -> torch.Tensor:
     "Confusion matrix `(n_classes, n_classes)`, int64, rows = truth"
     if pred.ndim == targ.ndim + 1: pred = pred.max(1).indices  # ~10x faster than argmax on CPU
-    if pred.shape != targ.shape: raise ValueError(f"pred shape {tuple(pred.shape)} and targ shape {tuple(targ.shape)} differ")
+    if pred.shape != targ.shape:
+        raise ValueError(f"pred shape {tuple(pred.shape)} and targ shape {tuple(targ.shape)} differ")
     pred, targ = pred.reshape(-1).long(), targ.reshape(-1).long()
     if ignore_index is not None:
         keep = targ != ignore_index
         pred, targ = pred[keep], targ[keep]
     if targ.numel() and (targ.min() < 0 or targ.max() >= n_classes):
-        raise ValueError(f"targ values must be in [0, {n_classes}) or ignore_index ({ignore_index}); got {targ.min().item()}..{targ.max().item()}")
+        raise ValueError(f"targ values must be in [0, {n_classes}) or ignore_index ({ignore_index}); "
+                         f"got {targ.min().item()}..{targ.max().item()}")
     if pred.numel() and (pred.min() < 0 or pred.max() >= n_classes):
         raise ValueError(f"pred values must be in [0, {n_classes}); got {pred.min().item()}..{pred.max().item()}")
-    return torch.bincount(targ * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    cm = torch.bincount(targ * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    return with_ignore(cm, ignore_index)
 
-# %% ../nbs/09_metrics.ipynb #c008
+# %% ../nbs/09_metrics.ipynb #c010
 def _ratio(num, den):
     num, den = num.double(), den.double()
     return torch.where(den > 0, num / den.clamp_min(1), torch.full_like(num, float('nan')))
 
-# %% ../nbs/09_metrics.ipynb #c009
+# %% ../nbs/09_metrics.ipynb #c011
 def per_class_iou(cm:torch.Tensor) -> torch.Tensor:
     "IoU per class; `nan` where the class is absent from truth and prediction"
     tp = cm.diag(); return _ratio(tp, cm.sum(0) + cm.sum(1) - tp)
 
-# %% ../nbs/09_metrics.ipynb #c010
+# %% ../nbs/09_metrics.ipynb #c012
 def per_class_f1(cm:torch.Tensor) -> torch.Tensor:
     "F1 (Dice) per class; `nan` where the class is absent from truth and prediction"
     tp = cm.diag(); return _ratio(2 * tp, cm.sum(0) + cm.sum(1))
 
-# %% ../nbs/09_metrics.ipynb #c011
+# %% ../nbs/09_metrics.ipynb #c013
 def per_class_precision(cm:torch.Tensor) -> torch.Tensor:
     "TP / predicted pixels per class"
     return _ratio(cm.diag(), cm.sum(0))
@@ -53,10 +65,18 @@ def per_class_recall(cm:torch.Tensor) -> torch.Tensor:
     "TP / true pixels per class"
     return _ratio(cm.diag(), cm.sum(1))
 
-# %% ../nbs/09_metrics.ipynb #c014
-def class_table(cm:torch.Tensor, codes:list[str], ignore_index:int|None=None) -> pd.DataFrame:
-    "Per-class pixel share, IoU, F1, precision and recall from a confusion matrix"
-    keep = [c for c in range(len(codes)) if c != ignore_index]
+# %% ../nbs/09_metrics.ipynb #c016
+def _ignore_of(cm, ignore_index):
+    "The ignore index given, else the one the matrix carries"
+    return ignore_index if ignore_index is not None else getattr(cm, 'ignore_index', None)
+
+# %% ../nbs/09_metrics.ipynb #c017
+def class_table(cm:torch.Tensor, # confusion matrix, rows = truth
+                codes:list[str], # class names
+                ignore_index:int|None=None, # left out of the table; default `cm.ignore_index`
+               ) -> pd.DataFrame:
+    "Per-class pixel share, IoU, F1, precision and recall from a confusion matrix (the ignore class left out)"
+    keep = counted_classes(len(codes), _ignore_of(cm, ignore_index))
     cm = cm.cpu()
     df = pd.DataFrame({'pixels %': (100 * cm.sum(1).double() / max(int(cm.sum()), 1)).numpy(),
                        'IoU': per_class_iou(cm).numpy(), 'F1': per_class_f1(cm).numpy(),
@@ -64,15 +84,17 @@ def class_table(cm:torch.Tensor, codes:list[str], ignore_index:int|None=None) ->
                       index=pd.Index(list(codes), name='class'))
     return df.iloc[keep]
 
-# %% ../nbs/09_metrics.ipynb #c015
-def summary(cm:torch.Tensor, ignore_index:int|None=None) -> dict:
-    "mIoU and mean F1 over the classes with a defined score, and pixel accuracy"
-    keep = [c for c in range(len(cm)) if c != ignore_index]
+# %% ../nbs/09_metrics.ipynb #c018
+def summary(cm:torch.Tensor, # confusion matrix, rows = truth
+            ignore_index:int|None=None, # left out of the means; default `cm.ignore_index`
+           ) -> dict:
+    "mIoU and mean F1 over the classes with a defined score (the ignore class left out), and pixel accuracy"
+    keep = counted_classes(len(cm), _ignore_of(cm, ignore_index))
     iou, f1 = per_class_iou(cm)[keep], per_class_f1(cm)[keep]
     return {'mIoU': float(iou.nanmean()), 'mF1': float(f1.nanmean()),
             'pixel accuracy': float(cm.diag().sum() / max(int(cm.sum()), 1))}
 
-# %% ../nbs/09_metrics.ipynb #c019
+# %% ../nbs/09_metrics.ipynb #c022
 def all_reduce_sum(*arrays:np.ndarray) -> list[np.ndarray]:
     "Element-wise sums over the ranks of the process group (the arrays themselves without one)"
     d = torch.distributed
@@ -82,15 +104,24 @@ def all_reduce_sum(*arrays:np.ndarray) -> list[np.ndarray]:
         t = torch.as_tensor(a, dtype=torch.float64); d.all_reduce(t); out.append(t.numpy())
     return out
 
-# %% ../nbs/09_metrics.ipynb #c020
+# %% ../nbs/09_metrics.ipynb #c023
 class ConfusionMetric(Metric):
-    "Accumulates a confusion matrix over a fastai validation epoch"
+    "Accumulates a confusion matrix over a fastai validation epoch, summed over the ranks under `torch.distributed`"
     def __init__(self, n_classes:int, ignore_index:int|None=None): self.n_classes, self.ignore_index = n_classes, ignore_index
-    def reset(self): self.cm = torch.zeros(self.n_classes, self.n_classes, dtype=torch.long)
+    def reset(self):
+        self._cm, self._synced = with_ignore(torch.zeros(self.n_classes, self.n_classes, dtype=torch.long), self.ignore_index), False
     def accumulate(self, learn):
-        self.cm += confusion(learn.pred.detach(), learn.y, self.n_classes, self.ignore_index).cpu()
+        pred = learn.pred[0] if isinstance(learn.pred, (tuple, list)) else learn.pred
+        self._cm += confusion(pred.detach(), learn.y, self.n_classes, self.ignore_index).cpu(); self._synced = False
+    @property
+    def cm(self) -> torch.Tensor:
+        "The matrix of the epoch; the first read after accumulating sums it over the ranks (every rank reads it)"
+        if not self._synced:
+            self._cm = with_ignore(torch.as_tensor(all_reduce_sum(self._cm.numpy())[0]).long(), self.ignore_index)
+            self._synced = True
+        return self._cm
 
-# %% ../nbs/09_metrics.ipynb #c021
+# %% ../nbs/09_metrics.ipynb #c024
 class MeanIoU(ConfusionMetric):
     "mIoU over the classes with a defined IoU (ignore class left out)"
     @property
@@ -98,7 +129,7 @@ class MeanIoU(ConfusionMetric):
     @property
     def name(self): return 'mIoU'
 
-# %% ../nbs/09_metrics.ipynb #c022
+# %% ../nbs/09_metrics.ipynb #c025
 class ClassIoU(ConfusionMetric):
     "IoU of class `c`, logged under `name`"
     def __init__(self, c:int, n_classes:int, ignore_index:int|None=None, name:str|None=None):
@@ -108,7 +139,7 @@ class ClassIoU(ConfusionMetric):
     @property
     def name(self): return self._name
 
-# %% ../nbs/09_metrics.ipynb #c026
+# %% ../nbs/09_metrics.ipynb #c029
 def evaluate(learn, # a fastai `Learner` (or anything with `.model` and `.dls`)
              dl=None, # default: the validation `DataLoader`
              n_classes:int|None=None, ignore_index:int|None=None) -> torch.Tensor:
@@ -116,7 +147,7 @@ def evaluate(learn, # a fastai `Learner` (or anything with `.model` and `.dls`)
     dl = dl if dl is not None else learn.dls.valid
     n_classes = n_classes or len(learn.dls.codes)
     ignore_index = ignore_index if ignore_index is not None else getattr(learn.dls, 'ignore_index', None)
-    model = learn.model.eval(); cm = torch.zeros(n_classes, n_classes, dtype=torch.long)
+    model = learn.model.eval(); cm = with_ignore(torch.zeros(n_classes, n_classes, dtype=torch.long), ignore_index)
     with torch.no_grad():
         for xb, yb in dl: cm += confusion(model(xb), yb, n_classes, ignore_index).cpu()
     return cm

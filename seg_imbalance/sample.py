@@ -24,19 +24,23 @@ _all_ = ['PATCH_SCHEMES', 'table_classes', 'presence_weights', 'repeat_factor_we
 
 # %% ../nbs/04b_sample.ipynb #c011
 class WeightedSampler(Sampler):
-    "Draw `num_samples` positions with replacement, $P(i) \\propto$ `weights[i]`, reseeded each epoch with `seed + epoch`"
+    "Draw `num_samples` positions with replacement, $P(i) \\propto$ `weights[i]`, a new draw for each `(seed, epoch)`"
     def __init__(self, weights, # one weight per patch (position)
                  num_samples:int|None=None, # draws per epoch; default one per patch
-                 seed:int=0):
+                 seed:int=0): # with the epoch, the seed of `np.random.SeedSequence([seed, epoch])`
         self.weights = check_weights(weights)
         self.num_samples = len(self.weights) if num_samples is None else positive_int(num_samples, 'num_samples')
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         self.seed, self.epoch = int(seed), 0
     def set_epoch(self, epoch:int): self.epoch = int(epoch)
     def set_weights(self, weights): self.weights = check_weights(weights, len(self.weights))
     def __len__(self) -> int: return self.num_samples
     def __iter__(self): return iter(self.draw().tolist())
-    def _rng(self, epoch) -> np.random.Generator: return np.random.default_rng(self.seed + (self.epoch if epoch is None else int(epoch)))
-    def __repr__(self): return f"{type(self).__name__}(n={len(self.weights)}, num_samples={self.num_samples}, seed={self.seed}, epoch={self.epoch})"
+    def _rng(self, epoch) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch if epoch is None else int(epoch)]))
+    def __repr__(self):
+        return f"{type(self).__name__}(n={len(self.weights)}, num_samples={self.num_samples}, seed={self.seed}, epoch={self.epoch})"
 
 # %% ../nbs/04b_sample.ipynb #c012
 @patch
@@ -44,7 +48,7 @@ def draw(self:WeightedSampler, epoch:int|None=None) -> np.ndarray:
     "The positions drawn in `epoch` (default the current one), int64, length `num_samples`"
     return self._rng(epoch).choice(len(self.weights), self.num_samples, p=self.weights / self.weights.sum())
 
-# %% ../nbs/04b_sample.ipynb #c016
+# %% ../nbs/04b_sample.ipynb #c018
 class ClassBalancedBatchSampler(WeightedSampler):
     "Batches of `bs` with at least one patch of each class of `presence` (where one exists), the rest drawn by `weights`"
     def __init__(self, weights, # one weight per patch
@@ -55,18 +59,23 @@ class ClassBalancedBatchSampler(WeightedSampler):
                  num_replicas:int=1, # the number of batches is a multiple of this
                  names:list[str]|None=None): # class names for messages
         super().__init__(weights, num_samples, seed)
-        pres = np.asarray(presence, bool).reshape(len(self.weights), -1) if np.size(presence) % len(self.weights) == 0 else None
-        if pres is None or pres.shape[1] == 0: raise ValueError(f"presence must be ({len(self.weights)}, K) like the weights, got shape {np.shape(presence)}")
+        pres = np.asarray(presence, bool)
+        if pres.ndim == 1: pres = pres[:, None]
+        if pres.ndim != 2 or pres.shape[0] != len(self.weights) or pres.shape[1] == 0:
+            raise ValueError(f"presence must be ({len(self.weights)}, K) like the weights (one row per patch, "
+                             f"one column per class), got shape {np.shape(presence)}")
         names = list(names) if names is not None else [f'class {k}' for k in range(pres.shape[1])]
-        if not pres.any(0).all(): warnings.warn(f"no patch holds {[n for n, h in zip(names, pres.any(0)) if not h]}: batches cannot include them")
+        if not pres.any(0).all():
+            warnings.warn(f"no patch holds {[n for n, h in zip(names, pres.any(0)) if not h]}: batches cannot include them")
         self.pres, self.names = pres[:, pres.any(0)], [n for n, h in zip(names, pres.any(0)) if h]
         self.bs, R = positive_int(bs, 'bs'), positive_int(num_replicas, 'num_replicas')
         if self.pres.shape[1] == 0: raise ValueError(f"no patch holds any of the classes to balance ({names})")
-        if self.pres.shape[1] > self.bs: raise ValueError(f"bs={bs} cannot hold one patch of each of {self.pres.shape[1]} classes {self.names}")
+        if self.pres.shape[1] > self.bs:
+            raise ValueError(f"bs={bs} cannot hold one patch of each of {self.pres.shape[1]} classes {self.names}")
         self.n_batches = math.ceil(math.ceil(self.num_samples / self.bs) / R) * R
         self.num_samples = self.n_batches * self.bs
 
-# %% ../nbs/04b_sample.ipynb #c017
+# %% ../nbs/04b_sample.ipynb #c019
 @patch
 def draw(self:ClassBalancedBatchSampler, epoch:int|None=None) -> np.ndarray:
     "The flat epoch draw: `n_batches` batches of `bs` positions, each holding every balanced class"
@@ -78,14 +87,14 @@ def draw(self:ClassBalancedBatchSampler, epoch:int|None=None) -> np.ndarray:
     rest = rng.choice(len(w), (self.n_batches, self.bs - K), p=w / w.sum())
     return rng.permuted(np.concatenate([np.stack(cols, 1), rest], 1), axis=1).reshape(-1)
 
-# %% ../nbs/04b_sample.ipynb #c018
+# %% ../nbs/04b_sample.ipynb #c020
 @patch
 def __len__(self:ClassBalancedBatchSampler) -> int: return self.n_batches
 
 @patch
 def __iter__(self:ClassBalancedBatchSampler): return iter(self.draw().reshape(-1, self.bs).tolist())
 
-# %% ../nbs/04b_sample.ipynb #c022
+# %% ../nbs/04b_sample.ipynb #c026
 def class_balanced_sampler(table:pd.DataFrame, # patch table (the positions the sampler draws)
                            classes, # classes every batch must hold (code names or indices)
                            bs:int, # batch size
@@ -99,15 +108,15 @@ def class_balanced_sampler(table:pd.DataFrame, # patch table (the positions the 
     w = np.ones(len(table)) if weights is None else weights
     return ClassBalancedBatchSampler(w, pres, bs, num_samples, seed, num_replicas, [count_columns(table)[i] for i in idx])
 
-# %% ../nbs/04b_sample.ipynb #c024
+# %% ../nbs/04b_sample.ipynb #c028
 def _dist_info() -> tuple[int, int]:
     "World size and rank of the initialised process group, else `(1, 0)`"
     d = torch.distributed
     return (d.get_world_size(), d.get_rank()) if d.is_available() and d.is_initialized() else (1, 0)
 
-# %% ../nbs/04b_sample.ipynb #c025
+# %% ../nbs/04b_sample.ipynb #c029
 class DistributedWeightedSampler(WeightedSampler):
-    "The rank's disjoint share of one weighted epoch draw made identically on every rank (`seed + epoch`)"
+    "The rank's disjoint share of one weighted epoch draw made identically on every rank from `(seed, epoch)`"
     def __init__(self, weights, # one weight per patch
                  num_samples:int|None=None, # draws per epoch over all ranks; default one per patch
                  num_replicas:int|None=None, # number of ranks; default the process group's
@@ -123,7 +132,7 @@ class DistributedWeightedSampler(WeightedSampler):
         self.total_size = self.num_samples // R * R if drop_last else math.ceil(self.num_samples / R) * R
         if self.total_size == 0: raise ValueError(f"drop_last leaves nothing: {self.num_samples} draws for {R} ranks")
 
-# %% ../nbs/04b_sample.ipynb #c026
+# %% ../nbs/04b_sample.ipynb #c030
 @patch
 def positions(self:DistributedWeightedSampler) -> np.ndarray:
     "Positions in the padded epoch draw that belong to this rank"
@@ -136,7 +145,7 @@ def __len__(self:DistributedWeightedSampler) -> int: return self.total_size // s
 def __iter__(self:DistributedWeightedSampler):
     return iter(np.resize(self.draw(), self.total_size)[self.positions()].tolist())
 
-# %% ../nbs/04b_sample.ipynb #c030
+# %% ../nbs/04b_sample.ipynb #c034
 def _draw_positions(table:pd.DataFrame, positions) -> np.ndarray:
     "Drawn row positions as an int64 vector, checked against the table length"
     pos = np.asarray(positions).reshape(-1)
@@ -145,7 +154,7 @@ def _draw_positions(table:pd.DataFrame, positions) -> np.ndarray:
     if pos.min() < 0 or pos.max() >= len(table): raise ValueError(f"positions must be in [0, {len(table)}), got {pos.min()}..{pos.max()}")
     return pos.astype(np.int64)
 
-# %% ../nbs/04b_sample.ipynb #c031
+# %% ../nbs/04b_sample.ipynb #c035
 def drawn_coverage(table:pd.DataFrame, # patch table
                    positions, # an epoch draw of row positions, batch after batch
                    bs:int, # batch size
@@ -160,7 +169,7 @@ def drawn_coverage(table:pd.DataFrame, # patch table
     b = pos[:len(pos) // bs * bs].reshape(-1, bs)
     return pd.Series(pres[b].any(1).mean(0), index=[count_columns(table)[i] for i in idx], name=f'batch {bs}')
 
-# %% ../nbs/04b_sample.ipynb #c033
+# %% ../nbs/04b_sample.ipynb #c037
 def class_exposure(table:pd.DataFrame, # patch table
                    positions, # drawn row positions (repeats count)
                    class_weight:np.ndarray|None=None, # the loss's class weights, for `loss share %`
@@ -179,7 +188,7 @@ def class_exposure(table:pd.DataFrame, # patch table
         res['loss share %'] = pct(drawn * cw[keep])
     return pd.DataFrame(res, index=pd.Index(np.array(count_columns(table))[keep], name='class'))
 
-# %% ../nbs/04b_sample.ipynb #c035
+# %% ../nbs/04b_sample.ipynb #c039
 def plot_exposure(exposures:dict, # `{sampler name: class_exposure(...)}`
                   column:str='drawn pixel %', # the column to compare
                   log:bool|None=None, # log scale; default for pixel shares
@@ -197,7 +206,7 @@ def plot_exposure(exposures:dict, # `{sampler name: class_exposure(...)}`
     ax.legend(fontsize=6); ax.figure.tight_layout()
     return ax.figure
 
-# %% ../nbs/04b_sample.ipynb #c038
+# %% ../nbs/04b_sample.ipynb #c042
 def _coverage_table(table:pd.DataFrame, weights:dict, rare:list, bss=(8, 16), n_draws:int=32_000, seed:int=0) -> pd.DataFrame:
     "% of batches holding each rare class, per weight scheme and batch size, plus class-balanced batches"
     rows = {}
