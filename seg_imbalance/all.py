@@ -6,7 +6,7 @@
 __all__ = []
 
 # %% ../nbs/99_all.ipynb #c002
-from . import io, synth, table, stats, crop, weights, sample, data, losses, models, metrics, learner, callbacks, interpret
+import importlib
 from .io import *
 from .synth import *
 from .table import *
@@ -14,6 +14,7 @@ from .stats import *
 from .crop import *
 from .weights import *
 from .sample import *
+from .augment import *
 from .data import *
 from .losses import *
 from .models import *
@@ -21,6 +22,9 @@ from .metrics import *
 from .learner import *
 from .callbacks import *
 from .interpret import *
+from .ablate import *
 
 # %% ../nbs/99_all.ipynb #c004
-__all__ = list(dict.fromkeys(n for m in (io, synth, table, stats, crop, weights, sample, data, losses, models, metrics, learner, callbacks, interpret) for n in m.__all__))
+_MODULES = ('io', 'synth', 'table', 'stats', 'crop', 'weights', 'sample', 'augment', 'data', 'losses', 'models',
+            'metrics', 'learner', 'callbacks', 'interpret', 'ablate')
+__all__ = list(dict.fromkeys(n for m in _MODULES for n in importlib.import_module(f'seg_imbalance.{m}').__all__))
