@@ -15,10 +15,12 @@ from .crop import tile
 from .checks import positive_int, check_weights
 from .table import check_table, count_columns, table_counts, table_classes
 from .sample import WeightedSampler, ClassBalancedBatchSampler, patch_weights
+from .augment import AlbumentationsTransform, RareCentredWindow, ObjectBank, CopyPaste, default_aug
+import albumentations as A
 
 # %% auto #0
 __all__ = ['PatchReader', 'valid_scene_ids', 'scene_splitter', 'channel_stats', 'SamplerDL', 'SamplerEpochCallback',
-           'train_sampler', 'validation_table', 'PatchDataLoaders', 'patch_dataloaders', 'batch_items']
+           'train_sampler', 'validation_table', 'PatchDataLoaders', 'train_augment', 'patch_dataloaders', 'batch_items']
 
 # %% ../nbs/06_data.ipynb #c005
 class _WindowGetter:
@@ -28,15 +30,26 @@ class _WindowGetter:
 
 # %% ../nbs/06_data.ipynb #c006
 class PatchReader:
-    "Read the image and mask window of row `i` (a position) of a patch table"
-    def __init__(self, scenes:SceneSet, table:pd.DataFrame):
+    "Read the image and mask window of row `i` (a position) of a patch table; optionally a rare-centred window"
+    def __init__(self, scenes:SceneSet, table:pd.DataFrame,
+                 rare:RareCentredWindow|None=None, # draw training windows around rare-class pixels
+                 margin:int=0, # read this much around a training row to place the rare-centred window
+                 train=None): # positions of the rows that get rare-centred windows (the training rows)
         check_table(table)
         bad = np.flatnonzero(~table.scene.between(0, len(scenes) - 1).to_numpy())
         if len(bad): raise ValueError(f"table rows {bad[:5].tolist()} name scenes outside 0..{len(scenes) - 1}")
-        self.scenes = scenes
+        self.scenes, self.rare, self.margin, self.epoch, self._last = scenes, rare, int(margin), 0, (None, None)
         self.win = table[['scene', 'y', 'x', 'h', 'w']].to_numpy(np.int64)
+        self.train = np.zeros(len(table), bool)
+        if train is not None: self.train[np.asarray(train, np.int64)] = True
     def __len__(self): return len(self.win)
-    def window(self, i:int): s, y, x, h, w = self.win[i]; return self.scenes[s], (y, x, h, w)
+    def window(self, i:int):
+        "The scene and `(y, x, h, w)` read for row `i` in the current epoch"
+        s, y, x, h, w = (int(v) for v in self.win[i])
+        if self.rare is None or not self.train[i]: return self.scenes[s], (y, x, h, w)
+        if self._last[0] != (self.epoch, i): # image and mask of one item share the drawn window
+            self._last = ((self.epoch, i), self.rare.scene_window(self.scenes[s], (y, x, h, w), self.margin, self.epoch, i))
+        return self.scenes[s], self._last[1]
     def image(self, i:int) -> PILImage:
         s, w = self.window(i); return PILImage.create(s.read_image(w))
     def mask(self, i:int) -> PILMask:
@@ -86,20 +99,32 @@ def channel_stats(scenes:SceneSet, idxs=None, max_pixels:int=2_000_000) -> tuple
 # %% ../nbs/06_data.ipynb #c016
 class SamplerDL(TfmdDL):
     "A `TfmdDL` whose shuffled passes draw their order from `sampler` (a `sample.WeightedSampler`) at its epoch"
-    def __init__(self, dataset=None, sampler:WeightedSampler|None=None, **kwargs):
+    def __init__(self, dataset=None, sampler:WeightedSampler|None=None,
+                 shuffle_seed:int|None=None, # without a sampler, shuffle by `SeedSequence([shuffle_seed, epoch])`
+                 **kwargs):
         if sampler is not None and len(sampler.weights) != len(dataset):
             raise ValueError(f"the sampler has {len(sampler.weights)} weights for a dataset of {len(dataset)} items")
-        self.sampler, self.epoch_idxs, self.managed = sampler, None, False
+        self.sampler, self.epoch_idxs, self.managed, self.epoch, self.reader = sampler, None, False, 0, None
+        self.shuffle_seed, self._pass_epoch = shuffle_seed, 0
         super().__init__(dataset=dataset, **kwargs)
+    def shuffle_fn(self, idxs):
+        if self.shuffle_seed is None: return super().shuffle_fn(idxs)
+        rng = np.random.default_rng(np.random.SeedSequence([self.shuffle_seed, self._pass_epoch]))
+        return [idxs[j] for j in rng.permutation(len(idxs))]
     def set_epoch(self, epoch:int):
         "Draw the next passes from `epoch` (the training epoch): passes no longer advance it"
-        self.managed = True
+        self.managed, self.epoch = True, int(epoch)
         if self.sampler is not None: self.sampler.set_epoch(epoch)
     def get_idxs(self):
-        if self.sampler is None or not self.shuffle: idxs = super().get_idxs()
-        else:
-            idxs = self.sampler.draw().tolist()
-            if not self.managed: self.sampler.set_epoch(self.sampler.epoch + 1)
+        e = self._pass_epoch = self.epoch if self.sampler is None else self.sampler.epoch
+        idxs = super().get_idxs() if self.sampler is None or not self.shuffle else self.sampler.draw().tolist()
+        if self.shuffle: # the epoch's random windows and augmentations, set before any worker starts
+            if self.reader is not None: self.reader.epoch = e
+            for f in self.after_item.fs:
+                if hasattr(f, 'set_epoch'): f.set_epoch(e)
+            if not self.managed:
+                if self.sampler is None: self.epoch += 1
+                else: self.sampler.set_epoch(e + 1)
         self.epoch_idxs = np.asarray(idxs, np.int64)
         return idxs
     def __len__(self):
@@ -108,6 +133,7 @@ class SamplerDL(TfmdDL):
         return n // self.bs + (0 if self.drop_last or n % self.bs == 0 else 1)
     def new(self, dataset=None, cls=None, **kwargs):
         kwargs.setdefault('sampler', self.sampler if dataset is None else None)
+        kwargs.setdefault('shuffle_seed', self.shuffle_seed)
         return super().new(dataset, cls, **kwargs)
 
 # %% ../nbs/06_data.ipynb #c018
@@ -188,7 +214,24 @@ class PatchDataLoaders(DataLoaders):
         for k in self._meta: setattr(res, k, getattr(self, k, None))
         return res
 
-# %% ../nbs/06_data.ipynb #c026
+# %% ../nbs/06_data.ipynb #c027
+def train_augment(aug, # None (off), 'default' (`augment.default_aug`), an albumentations pipeline or transform
+                  scenes:SceneSet, # the scenes
+                  train_scenes, # indices of the training scenes (the copy-paste bank comes from these only)
+                  copy_paste=None, # None, a list of classes, or `CopyPaste` options with `classes` (e.g. `onto`, `k`)
+                  seed:int=0) -> AlbumentationsTransform|None:
+    "The item transform of the training split: `aug`, then copy-paste of objects from the training scenes"
+    if isinstance(aug, str) and aug != 'default': raise ValueError(f"aug must be None, 'default' or albumentations, got {aug!r}")
+    if isinstance(aug, AlbumentationsTransform): aug = aug.aug
+    parts = [] if aug is None else [default_aug(scenes.ignore_index) if isinstance(aug, str) else aug]
+    if copy_paste is not None:
+        opts = dict(copy_paste) if isinstance(copy_paste, dict) else {'classes': copy_paste}
+        if 'classes' not in opts: raise ValueError(f"copy_paste needs 'classes' (the objects to paste), got {copy_paste!r}")
+        bank = ObjectBank.from_scenes(scenes, train_scenes, opts.pop('classes'), seed=seed)
+        parts.append(CopyPaste(bank, **opts))
+    return None if not parts else AlbumentationsTransform(A.Compose(parts), seed=seed)
+
+# %% ../nbs/06_data.ipynb #c028
 def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       scenes:SceneSet, # the scenes the table indexes
                       bs:int=16, # batch size
@@ -201,6 +244,10 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       epoch_len:int|None=None, # training patches drawn per epoch; default the number of training patches
                       balance=None, # classes every training batch holds (see `sample.ClassBalancedBatchSampler`)
                       valid_table=None, # validation patches: None a grid of the validation scenes (see `validation_table`)
+                      aug=None, # training item augmentation: None, 'default' or albumentations (see `train_augment`)
+                      copy_paste=None, # classes (or `CopyPaste` options) pasted from the training scenes' objects
+                      rare_probs=None, # rare-centred training windows: probability per class (index, or name: p)
+                      rare_margin:int|None=None, # pixels read around a row for its rare-centred window; default size // 2
                       **kwargs) -> PatchDataLoaders:
     "fastai `DataLoaders` reading each patch's window from `scenes`, the training split drawn by `weights`"
     vs = valid_scene_ids(table, valid_scenes, valid_pct, seed)
@@ -211,25 +258,30 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
     items, n_tr = [*tr.tolist(), *range(len(table), len(full))], len(tr)
     sampler = train_sampler(table, tr, bs, weights, epoch_len, balance, seed, max(1, num_distrib()))
     mean, std = channel_stats(scenes, np.unique(table.scene.to_numpy()[tr]))
-    reader = PatchReader(scenes, full)
+    size = int(table.h.iloc[0])
+    rare = None if rare_probs is None else RareCentredWindow(size, rare_probs, seed=seed, codes=scenes.codes)
+    reader = PatchReader(scenes, full, rare, size // 2 if rare_margin is None else rare_margin, tr)
+    tfm = train_augment(aug, scenes, np.unique(table.scene.to_numpy()[tr]), copy_paste, seed)
     dblock = DataBlock(blocks=(ImageBlock, MaskBlock(scenes.codes)), get_x=reader.get_x, get_y=reader.get_y,
                        splitter=lambda o: (list(range(n_tr)), list(range(n_tr, len(o)))),
-                       batch_tfms=[*([Dihedral()] if augment else []), Normalize.from_stats(mean, std)])
+                       item_tfms=[] if tfm is None else [tfm],
+                       batch_tfms=[*([Dihedral()] if augment and tfm is None else []), Normalize.from_stats(mean, std)])
     dls = dblock.datasets(items).dataloaders(
-        bs=bs, num_workers=num_workers, seed=seed, dl_type=SamplerDL, dl_kwargs=[{'sampler': sampler}, {}],
+        bs=bs, num_workers=num_workers, seed=seed, dl_type=SamplerDL, dl_kwargs=[{'sampler': sampler, 'shuffle_seed': seed}, {}],
         after_item=dblock.item_tfms, after_batch=dblock.batch_tfms, **kwargs)
     dls = PatchDataLoaders(*dls.loaders, path=dls.path, device=dls.device)
     dls.codes, dls.ignore_index, dls.colors, dls.table = list(scenes.codes), scenes.ignore_index, scenes.colors, full
     dls.norm_stats, dls.patch_size, dls.reader = (mean.tolist(), std.tolist()), int(table.h.max()), reader
+    dls.train.reader = reader
     return dls
 
-# %% ../nbs/06_data.ipynb #c042
+# %% ../nbs/06_data.ipynb #c046
 def _rank_share(idxs:np.ndarray, rank:int, world_size:int) -> np.ndarray:
     "The share of an epoch that fastai's `DistributedDL` gives `rank`: padded cyclically, then cut in contiguous parts"
     n_p = math.ceil(len(idxs) / world_size) * world_size
     return np.resize(idxs, n_p)[rank * n_p // world_size:(rank + 1) * n_p // world_size]
 
-# %% ../nbs/06_data.ipynb #c043
+# %% ../nbs/06_data.ipynb #c047
 def batch_items(dl, # a `SamplerDL`, or fastai's `DistributedDL` around one
                 i:int, # batch number in the current pass
                 table_positions:bool=True, # table row positions, else positions in the loader's dataset
