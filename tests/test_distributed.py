@@ -30,7 +30,15 @@ def _torch_worker(rank, port, out):
             dl = torch.utils.data.DataLoader(range(len(WEIGHTS)), sampler=s, batch_size=4)
             res[f'loader{e}'] = torch.cat(list(dl)).tolist()
         with open(os.path.join(out, f'rank{rank}.json'), 'w') as f: json.dump(res, f)
-    finally: dist.destroy_process_group()
+    finally: _teardown()
+
+def _teardown():
+    "Wait for every rank before tearing the group down: a rank that exits while its peer still talks to it aborts"
+    dist.barrier(); dist.destroy_process_group()
+
+# targets and predictions of the metric check: rank r holds rows r::2 of one batch
+TARG = np.array([[0, 0, 1, 2], [2, 2, 1, 0], [1, 1, 1, 0], [0, 2, 2, 2]])
+PRED = np.array([[0, 1, 1, 2], [2, 0, 1, 0], [1, 1, 0, 0], [0, 2, 1, 2]])
 
 def _fastai_worker(rank, port, out):
     _init(rank, port)
@@ -57,8 +65,17 @@ def _fastai_worker(rank, port, out):
                 recorded = [batch_items(ddl, i, table_positions=False).tolist() for i in range(len(batches))]
                 res[f'{name}{e}'], res[f'{name}_recorded{e}'], res[f'{name}_len{e}'] = batches, recorded, len(ddl)
         res['all_sum'] = [a.tolist() for a in _all_sum(np.array([rank + 1., 2.]), np.array([float(rank)]))]
+        from types import SimpleNamespace
+        from seg_imbalance.metrics import MeanIoU, ClassIoU
+        mets = [MeanIoU(3), ClassIoU(2, 3)]
+        for m in mets:
+            m.reset()
+            for i in range(rank, len(TARG), WORLD):   # this rank's share of the validation batches
+                logits = torch.nn.functional.one_hot(torch.tensor(PRED[i:i + 1]), 3).permute(0, 2, 1).float()[..., None]
+                m.accumulate(SimpleNamespace(pred=logits, y=torch.tensor(TARG[i:i + 1])[..., None]))
+        res['metrics'] = [m.value for m in mets]; res['cm'] = mets[0].cm.tolist()
         with open(os.path.join(out, f'rank{rank}.json'), 'w') as f: json.dump(res, f)
-    finally: dist.destroy_process_group()
+    finally: _teardown()
 
 def _spawn(fn, out) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
@@ -94,3 +111,8 @@ def test_fastai_distributed_dl(tmp_path):
     assert ranks[0]['weighted0'] != ranks[0]['weighted1']
     assert ranks[0]['balanced0'] != ranks[1]['balanced0']
     assert ranks[0]['all_sum'] == ranks[1]['all_sum'] == [[3., 4.], [1.]]
+    from seg_imbalance.metrics import confusion, summary, per_class_iou
+    cm = confusion(torch.tensor(PRED), torch.tensor(TARG), 3)          # the whole validation set in one process
+    for r in ranks:                                                    # every rank reports the metric of all batches
+        assert r['cm'] == cm.tolist()
+        assert r['metrics'] == pytest.approx([summary(cm)['mIoU'], float(per_class_iou(cm)[2])])
