@@ -23,7 +23,7 @@ from .interpret import evaluate_scenes
 
 # %% auto #0
 __all__ = ['LOSSES', 'RECIPE_KEYS', 'RECIPES', 'Recipe', 'check_recipe', 'get_recipe', 'recommend', 'recipe_rare', 'recipe_loss',
-           'fit_recipe', 'run_recipe']
+           'fit_recipe', 'run_recipe', 'load_data', 'run_one']
 
 # %% ../nbs/11a_recipes.ipynb #c005
 LOSSES = ('ce', 'wce', 'focal', 'dice', 'dice_focal', 'tversky', 'focal_tversky', 'lovasz')
@@ -253,3 +253,42 @@ def run_recipe(recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes:list[in
                patch_miou=_last_metric(learn, 'mIoU'), rare=rare, steps=learn.steps, train_s=train_s,
                recipe=dataclasses.asdict(learn.recipe))
     return {'record': rec, 'learn': learn, 'table': tab}
+
+# %% ../nbs/11a_recipes.ipynb #c029
+@functools.lru_cache(maxsize=2)
+def _load(spec:str):
+    d = json.loads(spec)
+    src, size = d.get('source', 'demo'), int(d.get('size', 128))
+    if src == 'demo':
+        from seg_imbalance.synth import synth_sceneset
+        ss = synth_sceneset(int(d.get('n_scenes', 12)), int(d.get('scene_size', 512)), int(d.get('data_seed', 0)))
+        valid = d.get('valid_scenes') or valid_scene_ids(tile(ss, size), None, float(d.get('valid_pct', 0.2)), 0)
+    else:
+        full = read_scene_folder(src)
+        splits = Path(src)/d.get('splits', 'splits.csv')
+        if splits.exists():
+            sp = pd.read_csv(splits); by = dict(zip(sp.file.map(lambda f: Path(f).stem), sp.split))
+            tr = [s for s in full if by.get(s.name) == d.get('train_split', 'train')]
+            va = [s for s in full if by.get(s.name) == d.get('valid_split', 'val')]
+            ss = SceneSet(tr + va, full.codes, full.ignore_index, full.colors); valid = list(range(len(tr), len(ss)))
+        else: ss, valid = full, d.get('valid_scenes') or valid_scene_ids(tile(full, size), None, float(d.get('valid_pct', 0.2)), 0)
+    return ss, tile(ss, size), list(valid), d.get('rare')
+
+def load_data(data:dict) -> tuple:
+    "`(scenes, table, valid_scenes, rare)` of a data dict: `source` ('demo' or a folder), `size`, splits or `valid_pct`"
+    return _load(json.dumps(data, sort_keys=True))
+
+# %% ../nbs/11a_recipes.ipynb #c030
+def run_one(config:dict, # a recipe (`base` or the fields of `Recipe`) plus `name`
+            seed:int, budget:dict|None=None, # `steps`, `bs`
+            data:dict|None=None, # see `load_data`
+           ) -> dict:
+    "One ablation run: train the config's recipe at the budget on the data, measured on whole validation scenes"
+    budget, data = budget or {}, data or {'source': 'demo'}
+    cfg = {k: v for k, v in config.items() if k != 'name'}
+    if 'recipe' in cfg: cfg['base'] = cfg.pop('recipe')
+    ss, table, valid, rare = load_data(data)
+    r = get_recipe({'name': config.get('name', 'run'), **cfg})
+    out = run_recipe(r, ss, table, valid, rare=rare, steps=int(budget.get('steps', 300)), bs=int(budget.get('bs', 16)),
+                     seed=seed, quiet=True)
+    return out['record']
