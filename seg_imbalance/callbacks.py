@@ -4,6 +4,7 @@
 
 # %% ../nbs/10a_callbacks.ipynb #c003
 from __future__ import annotations
+import warnings
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
 from fastai.callback.core import Callback
@@ -22,7 +23,8 @@ def rare_error(pred:torch.Tensor, # predicted classes (N, H, W) or logits (N, C,
                ignore_index:int|None=None) -> tuple[torch.Tensor, torch.Tensor]:
     "Per-item rare-class error (FP + FN) / (TP + FP + FN) over `classes`, and whether the item was scored"
     if pred.ndim == targ.ndim + 1: pred = pred.max(1).indices # 10x faster than argmax(1) on CPU
-    if pred.shape != targ.shape: raise ValueError(f"pred shape {tuple(pred.shape)} and targ shape {tuple(targ.shape)} differ")
+    if pred.shape != targ.shape:
+        raise ValueError(f"pred shape {tuple(pred.shape)} and targ shape {tuple(targ.shape)} differ")
     cls = torch.as_tensor(list(classes), device=targ.device)
     valid = targ != ignore_index if ignore_index is not None else torch.ones_like(targ, dtype=torch.bool)
     t_r, p_r, ok = torch.isin(targ, cls), torch.isin(pred, cls) & valid, pred == targ
@@ -49,20 +51,27 @@ class HardExampleMining(Callback):
     order, run_valid = 60, False
     def __init__(self, classes:list|None=None, # rare classes (names or indices); default the two rarest
                  blend:float=0.5, floor:float=0.5, cap:float=4.): # see `hem_update`
-        if not (0 < blend <= 1 and 0 <= floor <= 1 <= cap): raise ValueError(f"need 0 < blend <= 1 and 0 <= floor <= 1 <= cap, got blend={blend}, floor={floor}, cap={cap}")
+        if not (0 < blend <= 1 and 0 <= floor <= 1 <= cap):
+            raise ValueError(f"need 0 < blend <= 1 and 0 <= floor <= 1 <= cap, got blend={blend}, floor={floor}, "
+                             f"cap={cap}")
         self.rare_classes, self.blend, self.floor, self.cap = classes, blend, floor, cap
     def before_fit(self):
         dl = self.learn.dls.train
         if isinstance(getattr(dl, 'dl', None), SamplerDL): dl = dl.dl # inside fastai's DistributedDL
-        if not isinstance(dl, SamplerDL) or dl.sampler is None: raise ValueError("HardExampleMining needs a training loader with a sampler: patch_dataloaders(..., weights=...)")
+        if not isinstance(dl, SamplerDL) or dl.sampler is None:
+            raise ValueError("HardExampleMining needs a training loader with a sampler: patch_dataloaders(..., "
+                             "weights=...)")
         codes = list(self.learn.dls.codes)
-        self.cls = rarest_classes(self.learn.dls) if self.rare_classes is None else [class_index(codes, c, self.learn.dls.ignore_index) for c in self.rare_classes]
+        ign = self.learn.dls.ignore_index
+        self.cls = (rarest_classes(self.learn.dls) if self.rare_classes is None else
+                    [class_index(codes, c, ign) for c in self.rare_classes])
         self.sampler, self.items = dl.sampler, np.asarray(dl.dataset.items)
         self.base, self.mult, self.rows = dl.sampler.weights.copy(), np.ones(len(dl.sampler.weights)), []
 
 # %% ../nbs/10a_callbacks.ipynb #c015
 @patch
-def before_train(self:HardExampleMining): self.err_sum, self.n_scored = np.zeros(len(self.mult)), np.zeros(len(self.mult))
+def before_train(self:HardExampleMining):
+    self.err_sum, self.n_scored = np.zeros(len(self.mult)), np.zeros(len(self.mult))
 
 @patch
 def after_batch(self:HardExampleMining):
@@ -70,8 +79,10 @@ def after_batch(self:HardExampleMining):
     if not self.training: return
     pos = batch_items(self.learn.dl, self.learn.iter, table_positions=False)
     pred = self.learn.pred[0] if isinstance(self.learn.pred, (tuple, list)) else self.learn.pred
-    err, scored = (x.cpu().numpy() for x in rare_error(pred.detach(), self.learn.yb[0], self.cls, self.learn.dls.ignore_index))
-    if len(pos) != len(err): raise ValueError(f"batch {self.learn.iter} has {len(err)} items but the loader drew {len(pos)}")
+    err, scored = (x.cpu().numpy() for x in rare_error(pred.detach(), self.learn.yb[0], self.cls,
+                                                       self.learn.dls.ignore_index))
+    if len(pos) != len(err):
+        raise ValueError(f"batch {self.learn.iter} has {len(err)} items but the loader drew {len(pos)}")
     np.add.at(self.err_sum, pos[scored], err[scored]); np.add.at(self.n_scored, pos[scored], 1)
 
 # %% ../nbs/10a_callbacks.ipynb #c016
@@ -98,7 +109,8 @@ def log(self:HardExampleMining) -> pd.DataFrame:
 @patch
 def patch_table(self:HardExampleMining) -> pd.DataFrame:
     "Per training patch (by table row position): base weight, multiplier, last error, sorted by multiplier"
-    return pd.DataFrame({'base weight': self.base, 'multiplier': self.mult, 'last error': self.error, 'scored': self.scored},
+    return pd.DataFrame({'base weight': self.base, 'multiplier': self.mult, 'last error': self.error,
+                         'scored': self.scored},
                         index=pd.Index(self.items, name='row')).sort_values('multiplier', ascending=False)
 
 # %% ../nbs/10a_callbacks.ipynb #c018
@@ -109,7 +121,8 @@ def plot(self:HardExampleMining, figsize=(8, 2.6)):
     fig, (a, b) = plt.subplots(1, 2, figsize=figsize)
     lg = self.log
     a.plot(lg.index, lg['mean error'], 'o-', color='C0'); a.set_ylabel('mean rare error', color='C0')
-    a2 = a.twinx(); a2.plot(lg.index, lg['moved %'], 's--', color='C1'); a2.set_ylabel('sampling mass moved %', color='C1')
+    a2 = a.twinx(); a2.plot(lg.index, lg['moved %'], 's--', color='C1')
+    a2.set_ylabel('sampling mass moved %', color='C1')
     a.set_xlabel('epoch'); a.set_xticks(lg.index); a.set_title('per epoch', fontsize=9)
     b.plot(np.sort(self.mult)[::-1]); b.axhline(1, color='grey', lw=0.5)
     b.set_xlabel('patch (sorted)'); b.set_ylabel('multiplier'); b.set_title('weight multipliers', fontsize=9)
@@ -117,23 +130,53 @@ def plot(self:HardExampleMining, figsize=(8, 2.6)):
     return fig
 
 # %% ../nbs/10a_callbacks.ipynb #c020
+def _class_loss(learn, n:int) -> torch.Tensor:
+    "Per-class sums of the per-pixel loss of the batch (zeros when the loss is not per pixel, e.g. Dice)"
+    lf = learn.loss_func; inner = getattr(lf, 'loss', lf) # inside `models.AuxLoss`
+    pred, targ = learn.pred[0] if isinstance(learn.pred, (tuple, list)) else learn.pred, learn.yb[0]
+    if not hasattr(inner, 'reduction'): return torch.zeros(n, dtype=torch.float64)
+    old = inner.reduction; inner.reduction = 'none'
+    try:
+        with torch.no_grad(): l = inner(pred.detach(), targ)
+    finally: inner.reduction = old
+    if l.shape != targ.shape: return torch.zeros(n, dtype=torch.float64)
+    t, l = targ.flatten(), l.flatten().double()
+    keep = (t >= 0) & (t < n)
+    return torch.bincount(t[keep].cpu(), l[keep].cpu(), minlength=n)[:n]
+
+def _warn_over(cb):
+    "The article's warning: a rare class taking far more of the loss than of the pixels"
+    px = cb.counts[0] / max(cb.counts[0].sum(), 1)
+    for c in np.flatnonzero((cb.loss_share > cb.warn_share) & (px < cb.warn_share / 2)):
+        warnings.warn(f"{cb.learn.dls.codes[c]} took {100 * cb.loss_share[c]:.0f} % of the loss in the first epoch with "
+                      f"{100 * px[c]:.1f} % of the pixels: oversampling stacked with a class-weighted or focal loss may "
+                      "over-correct toward it (lower one of the two)")
+
+# %% ../nbs/10a_callbacks.ipynb #c021
 class ClassExposure(Callback):
-    "Labelled pixels per class of the training targets, per epoch"
+    "Labelled pixels per class of the training targets per epoch; the loss share of each class in the first epoch"
     order, run_valid = 61, False
-    def __init__(self, class_weight=None): # the loss's class weights, for `loss share %`
+    def __init__(self, class_weight=None, # the loss's class weights, for `loss share %`
+                 warn_share:float|None=0.5): # warn when a class under `warn_share / 2` of the pixels takes this much loss
         self.class_weight = None if class_weight is None else np.asarray(class_weight, np.float64)
+        self.warn_share, self.loss_share = warn_share, None
     def before_fit(self):
         self.counts, self.n = [], len(self.learn.dls.codes)
-        if self.class_weight is not None and self.class_weight.shape != (self.n,): raise ValueError(f"class_weight has shape {self.class_weight.shape}, expected ({self.n},)")
-    def before_train(self): self._c = torch.zeros(self.n, dtype=torch.long)
+        if self.class_weight is not None and self.class_weight.shape != (self.n,):
+            raise ValueError(f"class_weight has shape {self.class_weight.shape}, expected ({self.n},)")
+    def before_train(self): self._c, self._l = torch.zeros(self.n, dtype=torch.long), torch.zeros(self.n, dtype=torch.float64)
+    def after_loss(self):
+        if self.training and self.warn_share is not None and self.epoch == 0: self._l += _class_loss(self.learn, self.n)
     def after_batch(self):
         if not self.training: return
         t = self.learn.yb[0].flatten()
         if self.learn.dls.ignore_index is not None: t = t[t != self.learn.dls.ignore_index]
         self._c += torch.bincount(t.cpu(), minlength=self.n)[:self.n]
-    def after_train(self): self.counts.append(self._c.numpy().copy())
+    def after_train(self):
+        self.counts.append(self._c.numpy().copy())
+        if self.epoch == 0 and self._l.sum() > 0: self.loss_share = (self._l / self._l.sum()).numpy(); _warn_over(self)
 
-# %% ../nbs/10a_callbacks.ipynb #c021
+# %% ../nbs/10a_callbacks.ipynb #c022
 @patch
 def table(self:ClassExposure, epoch:int=-1) -> pd.DataFrame:
     "Pixel share per class seen in `epoch` against the training patches' share"
@@ -141,8 +184,10 @@ def table(self:ClassExposure, epoch:int=-1) -> pd.DataFrame:
     keep = counted_classes(self.n, ign)
     nat, seen = table_counts(dls.table)[np.asarray(dls.train.dataset.items)].sum(0)[keep], self.counts[epoch][keep]
     pct = lambda v: 100 * v / max(v.sum(), 1)
-    res = {'train pixel %': pct(nat), 'seen pixel %': pct(seen), 'seen ×': np.divide(pct(seen), pct(nat), out=np.zeros(len(keep)), where=nat > 0)}
+    ratio = np.divide(pct(seen), pct(nat), out=np.zeros(len(keep)), where=nat > 0)
+    res = {'train pixel %': pct(nat), 'seen pixel %': pct(seen), 'seen ×': ratio}
     if self.class_weight is not None: res['loss share %'] = pct(seen * self.class_weight[keep])
+    elif self.loss_share is not None and epoch in (0, -len(self.counts)): res['loss share %'] = 100 * self.loss_share[keep]
     return pd.DataFrame(res, index=pd.Index([dls.codes[c] for c in keep], name='class'))
 
 @patch

@@ -14,10 +14,13 @@ __all__ = ['markdown_table', 'run_demo', 'run_report', 'run_train', 'run_ablate'
 # %% ../nbs/13_cli.ipynb #c005
 def markdown_table(df:pd.DataFrame, digits:int=3) -> str:
     "A GitHub-flavoured Markdown table of `df` (index included)"
-    def fmt(v): return '—' if isinstance(v, float) and np.isnan(v) else (f'{v:.{digits}f}' if isinstance(v, float) else str(v))
+    def fmt(v):
+        if not isinstance(v, float): return str(v)
+        return '—' if np.isnan(v) else f'{v:.{digits}f}'
     cols = [df.index.name or ''] + [str(c) for c in df.columns]
     rows = [[str(i)] + [fmt(v) for v in r] for i, r in zip(df.index, df.itertuples(index=False))]
-    return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows]) + '\n'
+    return '\n'.join(['| ' + ' | '.join(cols) + ' |',
+                      '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows]) + '\n'
 
 # %% ../nbs/13_cli.ipynb #c008
 def run_demo(out:str|Path='demo_out', # output folder
@@ -38,7 +41,8 @@ def run_demo(out:str|Path='demo_out', # output folder
     runs = {n: run_recipe(get_recipe(r, encoder=encoder), ss, table, valid, rare=list(rec.rare), steps=steps, bs=bs,
                           seed=seed, quiet=quiet) for n, r in (('baseline', 'baseline'), ('recommended', rec))}
     comp = _comparison({n: r['record'] for n, r in runs.items()})
-    summ = {n: {k: r['record'][k] for k in ('miou', 'rare_miou', 'patch_miou', 'steps', 'train_s')} for n, r in runs.items()}
+    summ = {n: {k: r['record'][k] for k in ('miou', 'rare_miou', 'patch_miou', 'steps', 'train_s')} for n,
+            r in runs.items()}
     summ.update(rare=list(rec.rare), reasons=list(rec.reasons), recipe=runs['recommended']['record']['recipe'],
                 seed=seed, n_valid_scenes=len(valid), seconds=round(time.time() - t0, 1))
     comp.to_csv(out/'comparison.csv'); (out/'comparison.md').write_text(markdown_table(comp))
@@ -75,7 +79,8 @@ def _demo_figure(learners:dict, scenes, i:int):
               *[(n, predict_scene(l, s), cmap) for n, l in learners.items()]]
     fig, axs = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))
     for a, (t, im, cm) in zip(axs, panels):
-        a.imshow(im, cmap=cm, vmin=0, vmax=len(scenes.codes) - 1, interpolation='nearest'); a.set_title(t); a.axis('off')
+        a.imshow(im, cmap=cm, vmin=0, vmax=len(scenes.codes) - 1, interpolation='nearest'); a.set_title(t)
+        a.axis('off')
     fig.tight_layout()
     return fig
 
@@ -91,18 +96,22 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument('--scenes', type=int, default=12, help='number of demo scenes')
     d.add_argument('--scene-size', type=int, default=512); d.add_argument('--patch', type=int, default=64)
     d.add_argument('--bs', type=int, default=16); d.add_argument('--encoder', default='resnet18')
-    r = sub.add_parser('report', help='per-class imbalance report of a scene folder (or the demo scenes) cut into patches')
-    r.add_argument('data', help="scene folder (images/, masks/, codes.txt, like CamVid) or 'demo' for the built-in scenes")
+    r = sub.add_parser('report', help='per-class imbalance report of a scene folder (or the demo scenes) cut into '
+                       'patches')
+    r.add_argument('data', help="scene folder (images/, masks/, codes.txt, like CamVid) or 'demo' for the built-in "
+                   "scenes")
     r.add_argument('--size', type=int, default=128, help='patch side in pixels (default: 128)')
     r.add_argument('--stride', type=int, default=None, help='step between patches (default: the patch side)')
     r.add_argument('--out', default='imbalance_report', help='folder for imbalance.csv and the figures')
-    r.add_argument('--batch-sizes', type=int, nargs='+', default=[4, 8, 16, 32], help='batch sizes of the coverage columns')
+    r.add_argument('--batch-sizes', type=int, nargs='+', default=[4, 8, 16, 32], help='batch sizes of the coverage '
+                   'columns')
     t = sub.add_parser('train', help='train a recipe on a scene folder and measure it on whole validation scenes')
     t.add_argument('data', help="scene folder (images/, masks/, codes.txt; optional splits.csv) or 'demo'")
     t.add_argument('--recipe', default='auto', help="a ready recipe (baseline, long-tail, sparse-small-targets), "
                    "'auto' (recommend from the imbalance report) or a recipe .toml file")
     t.add_argument('--size', type=int, default=128, help='patch side in pixels (default: 128)')
-    t.add_argument('--steps', type=int, default=None, help='optimiser steps (default: --epochs passes over the patches)')
+    t.add_argument('--steps', type=int, default=None, help='optimiser steps (default: --epochs passes over the '
+                   'patches)')
     t.add_argument('--epochs', type=int, default=5, help='passes over the training patches when --steps is not given')
     t.add_argument('--bs', type=int, default=16); t.add_argument('--seed', type=int, default=0)
     t.add_argument('--valid-pct', type=float, default=0.2, help="share of scenes for validation (without splits.csv)")

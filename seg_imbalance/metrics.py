@@ -107,9 +107,11 @@ def all_reduce_sum(*arrays:np.ndarray) -> list[np.ndarray]:
 # %% ../nbs/09_metrics.ipynb #c023
 class ConfusionMetric(Metric):
     "Accumulates a confusion matrix over a fastai validation epoch, summed over the ranks under `torch.distributed`"
-    def __init__(self, n_classes:int, ignore_index:int|None=None): self.n_classes, self.ignore_index = n_classes, ignore_index
+    def __init__(self, n_classes:int, ignore_index:int|None=None):
+        self.n_classes, self.ignore_index = n_classes, ignore_index
     def reset(self):
-        self._cm, self._synced = with_ignore(torch.zeros(self.n_classes, self.n_classes, dtype=torch.long), self.ignore_index), False
+        self._cm, self._synced = with_ignore(torch.zeros(self.n_classes, self.n_classes, dtype=torch.long),
+                                             self.ignore_index), False
     def accumulate(self, learn):
         pred = learn.pred[0] if isinstance(learn.pred, (tuple, list)) else learn.pred
         self._cm += confusion(pred.detach(), learn.y, self.n_classes, self.ignore_index).cpu(); self._synced = False

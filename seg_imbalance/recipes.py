@@ -66,14 +66,16 @@ _CHOICES = dict(loss=LOSSES, weights=(None, *PATCH_SCHEMES), aug=(None, 'default
 def check_recipe(r:Recipe) -> Recipe:
     "`r` when every field has a valid value, else `ValueError` naming the field"
     for k, ok in _CHOICES.items():
-        if getattr(r, k) not in ok: raise ValueError(f"recipe {r.name!r}: {k}={getattr(r, k)!r} is not one of {list(ok)}")
+        if getattr(r, k) not in ok:
+            raise ValueError(f"recipe {r.name!r}: {k}={getattr(r, k)!r} is not one of {list(ok)}")
     for k in ('balance', 'hem', 'copy_paste', 'rare_windows', 'guided', 'attention'):
         if not isinstance(getattr(r, k), bool): raise ValueError(f"recipe {r.name!r}: {k} must be true or false")
     for k in ('gamma', 'alpha', 'beta', 'aux_weight', 'lr', 'rare_share'):
         v = getattr(r, k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise ValueError(f"recipe {r.name!r}: {k} must be a number >= 0, got {v!r}")
-    if not 0 < r.lr or not 0 < r.rare_share < 1: raise ValueError(f"recipe {r.name!r}: need lr > 0 and 0 < rare_share < 1")
+    if not 0 < r.lr or not 0 < r.rare_share < 1:
+        raise ValueError(f"recipe {r.name!r}: need lr > 0 and 0 < rare_share < 1")
     if isinstance(r.aux, bool) or not isinstance(r.aux, int) or r.aux < 0:
         raise ValueError(f"recipe {r.name!r}: aux must be an integer >= 0, got {r.aux!r}")
     if not all(isinstance(c, str) for c in r.rare): raise ValueError(f"recipe {r.name!r}: rare must be class names")
@@ -96,7 +98,8 @@ def get_recipe(recipe:str|dict|Recipe='baseline', # a name of `RECIPES`, a TOML 
     "A checked `Recipe`: a ready one, one read from TOML (`base = 'long-tail'` starts from a ready one), with overrides"
     if isinstance(recipe, Recipe): r = recipe
     elif isinstance(recipe, dict): r, overrides = Recipe(), {**recipe, **overrides}
-    elif isinstance(recipe, (str, Path)) and str(recipe).endswith('.toml'): r, overrides = Recipe(), {**_read_toml(recipe), **overrides}
+    elif isinstance(recipe, (str, Path)) and str(recipe).endswith('.toml'):
+        r, overrides = Recipe(), {**_read_toml(recipe), **overrides}
     elif recipe in RECIPES: r = RECIPES[recipe]
     else: raise ValueError(f"unknown recipe {recipe!r}: one of {list(RECIPES)}, a .toml file or a dict")
     if 'base' in overrides:
@@ -137,11 +140,13 @@ def recommend(report:ImbalanceReport, # from `stats.imbalance_report` of the tra
     rare = [c for c in t.index if 0 < px[c] < 100 * rare_share]
     if not rare:
         return replace(RECIPES['baseline'], name='recommended', reasons=(
-            f"no class is under {100 * rare_share:g} % of the pixels (the smallest, {px.idxmin()}, has {px.min():.2g} %)"
+            f"no class is under {100 * rare_share:g} % of the pixels "
+            f"(the smallest, {px.idxmin()}, has {px.min():.2g} %)"
             " → the baseline",))
     small = [c for c in rare if px[c] < 1 and t.loc[c, 'ratio median %'] < 5]
     if small:
-        r, why = RECIPES['sparse-small-targets'], [f"{c} covers {px[c]:.2g} % of the pixels and, where present, a median "
+        r, why = RECIPES['sparse-small-targets'], [f"{c} covers {px[c]:.2g} % of the pixels and, where present, a "
+                                                   f"median "
                  f"{t.loc[c, 'ratio median %']:.2g} % of a patch" for c in small]
         why.append("small sparse objects → focal loss, copy-paste of rare objects, dilated context")
     else:
@@ -149,7 +154,8 @@ def recommend(report:ImbalanceReport, # from `stats.imbalance_report` of the tra
         why = [f"pixel shares span {px.max() / px[rare].min():.0f}× ({px.idxmax()} {px.max():.2g} % … "
                f"{px[rare].idxmin()} {px[rare].min():.2g} %) → weighted cross-entropy with per-batch weights "
                "and repeat-factor oversampling"]
-    missed = sorted((c for c in rare if t.loc[c, 'patch %'] > 0 and _miss(t, c, bs) > miss), key=lambda c: -_miss(t, c, bs))
+    missed = sorted((c for c in rare if t.loc[c, 'patch %'] > 0 and _miss(t, c, bs) > miss), key=lambda c: -_miss(t, c,
+                                                                                                                  bs))
     for c in missed[:max(1, bs // 2)]:
         why.append(f"{c} is in {t.loc[c, 'patch %']:.0f} % of the patches and a batch of {bs} misses it "
                    f"{_miss(t, c, bs):.0f} % of the time → class-balanced batches")
@@ -174,7 +180,8 @@ def recipe_loss(r:Recipe, counts:np.ndarray, ignore_index:int|None=None):
             'wce': lambda: WeightedCrossEntropy(cw if cw is not None else 'batch', ignore_index=ignore_index),
             'focal': lambda: FocalLoss(r.gamma, weight=cw, ignore_index=ignore_index),
             'dice': lambda: DiceLoss(ignore_index=ignore_index),
-            'dice_focal': lambda: ComboLoss(DiceLoss(ignore_index=ignore_index), FocalLoss(r.gamma, ignore_index=ignore_index)),
+            'dice_focal': lambda: ComboLoss(DiceLoss(ignore_index=ignore_index), FocalLoss(r.gamma,
+                                                                                           ignore_index=ignore_index)),
             'tversky': lambda: TverskyLoss(r.alpha, r.beta, ignore_index=ignore_index),
             'focal_tversky': lambda: FocalTverskyLoss(r.alpha, r.beta, ignore_index=ignore_index),
             'lovasz': lambda: LovaszSoftmaxLoss(ignore_index=ignore_index)}[r.loss]()
@@ -271,7 +278,9 @@ def _load(spec:str):
             tr = [s for s in full if by.get(s.name) == d.get('train_split', 'train')]
             va = [s for s in full if by.get(s.name) == d.get('valid_split', 'val')]
             ss = SceneSet(tr + va, full.codes, full.ignore_index, full.colors); valid = list(range(len(tr), len(ss)))
-        else: ss, valid = full, d.get('valid_scenes') or valid_scene_ids(tile(full, size), None, float(d.get('valid_pct', 0.2)), 0)
+        else:
+            ss, valid = full, d.get('valid_scenes') or valid_scene_ids(tile(full, size), None, float(d.get('valid_pct',
+                                                                                                           0.2)), 0)
     return ss, tile(ss, size), list(valid), d.get('rare')
 
 def load_data(data:dict) -> tuple:
@@ -283,11 +292,18 @@ def run_one(config:dict, # a recipe (`base` or the fields of `Recipe`) plus `nam
             seed:int, budget:dict|None=None, # `steps`, `bs`
             data:dict|None=None, # see `load_data`
            ) -> dict:
-    "One ablation run: train the config's recipe at the budget on the data, measured on whole validation scenes"
+    "One ablation run: train the config's recipe (`recipe = 'auto'`: `recommend`'s) at the budget, on whole scenes"
     budget, data = budget or {}, data or {'source': 'demo'}
     cfg = {k: v for k, v in config.items() if k != 'name'}
     if 'recipe' in cfg: cfg['base'] = cfg.pop('recipe')
     ss, table, valid, rare = load_data(data)
+    if cfg.get('base') == 'auto': # the recipe `recommend` picks from the training patches' report
+        from seg_imbalance.stats import imbalance_report
+        train = table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
+        cfg = {**dataclasses.asdict(recommend(imbalance_report(train, batch_sizes=(int(budget.get('bs', 16)),)),
+                                              bs=int(budget.get('bs', 16)))),
+               **{k: v for k, v in cfg.items() if k != 'base'}}
+        cfg.pop('name')
     r = get_recipe({'name': config.get('name', 'run'), **cfg})
     out = run_recipe(r, ss, table, valid, rare=rare, steps=int(budget.get('steps', 300)), bs=int(budget.get('bs', 16)),
                      seed=seed, quiet=True)

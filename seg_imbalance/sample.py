@@ -19,7 +19,8 @@ __all__ = ['WeightedSampler', 'ClassBalancedBatchSampler', 'class_balanced_sampl
            'repeat_factor_weights', 'rcs_class_probs', 'rcs_weights', 'inverse_freq_weights', 'patch_weights']
 
 # %% ../nbs/04b_sample.ipynb #c005
-_all_ = ['PATCH_SCHEMES', 'table_classes', 'presence_weights', 'repeat_factor_weights', 'rcs_class_probs', 'rcs_weights',
+_all_ = ['PATCH_SCHEMES', 'table_classes', 'presence_weights', 'repeat_factor_weights', 'rcs_class_probs',
+         'rcs_weights',
          'inverse_freq_weights', 'patch_weights']
 
 # %% ../nbs/04b_sample.ipynb #c011
@@ -40,7 +41,8 @@ class WeightedSampler(Sampler):
     def _rng(self, epoch) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch if epoch is None else int(epoch)]))
     def __repr__(self):
-        return f"{type(self).__name__}(n={len(self.weights)}, num_samples={self.num_samples}, seed={self.seed}, epoch={self.epoch})"
+        return (f"{type(self).__name__}(n={len(self.weights)}, num_samples={self.num_samples}, seed={self.seed}, "
+                f"epoch={self.epoch})")
 
 # %% ../nbs/04b_sample.ipynb #c012
 @patch
@@ -50,7 +52,8 @@ def draw(self:WeightedSampler, epoch:int|None=None) -> np.ndarray:
 
 # %% ../nbs/04b_sample.ipynb #c018
 class ClassBalancedBatchSampler(WeightedSampler):
-    "Batches of `bs` with at least one patch of each class of `presence` (where one exists), the rest drawn by `weights`"
+    """Batches of `bs` with at least one patch of each class of `presence` (where one exists), the rest drawn by
+    `weights`"""
     def __init__(self, weights, # one weight per patch
                  presence:np.ndarray, # `(n_patches, K)` bool: does the patch hold balanced class k
                  bs:int, # batch size
@@ -66,7 +69,8 @@ class ClassBalancedBatchSampler(WeightedSampler):
                              f"one column per class), got shape {np.shape(presence)}")
         names = list(names) if names is not None else [f'class {k}' for k in range(pres.shape[1])]
         if not pres.any(0).all():
-            warnings.warn(f"no patch holds {[n for n, h in zip(names, pres.any(0)) if not h]}: batches cannot include them")
+            warnings.warn(f"no patch holds {[n for n, h in zip(names, pres.any(0)) if not h]}: batches cannot include "
+                          f"them")
         self.pres, self.names = pres[:, pres.any(0)], [n for n, h in zip(names, pres.any(0)) if h]
         self.bs, R = positive_int(bs, 'bs'), positive_int(num_replicas, 'num_replicas')
         if self.pres.shape[1] == 0: raise ValueError(f"no patch holds any of the classes to balance ({names})")
@@ -106,7 +110,8 @@ def class_balanced_sampler(table:pd.DataFrame, # patch table (the positions the 
     idx = table_classes(table, classes, min_pixels)
     pres = labelled_counts(table)[0][:, idx] >= min_pixels
     w = np.ones(len(table)) if weights is None else weights
-    return ClassBalancedBatchSampler(w, pres, bs, num_samples, seed, num_replicas, [count_columns(table)[i] for i in idx])
+    return ClassBalancedBatchSampler(w, pres, bs, num_samples, seed, num_replicas,
+                                     [count_columns(table)[i] for i in idx])
 
 # %% ../nbs/04b_sample.ipynb #c028
 def _dist_info() -> tuple[int, int]:
@@ -127,7 +132,8 @@ class DistributedWeightedSampler(WeightedSampler):
         ws, r = _dist_info()
         self.num_replicas = ws if num_replicas is None else positive_int(num_replicas, 'num_replicas')
         self.rank = r if rank is None else int(rank)
-        if not 0 <= self.rank < self.num_replicas: raise ValueError(f"rank must be in [0, {self.num_replicas}), got {rank}")
+        if not 0 <= self.rank < self.num_replicas:
+            raise ValueError(f"rank must be in [0, {self.num_replicas}), got {rank}")
         R = self.num_replicas
         self.total_size = self.num_samples // R * R if drop_last else math.ceil(self.num_samples / R) * R
         if self.total_size == 0: raise ValueError(f"drop_last leaves nothing: {self.num_samples} draws for {R} ranks")
@@ -150,8 +156,10 @@ def _draw_positions(table:pd.DataFrame, positions) -> np.ndarray:
     "Drawn row positions as an int64 vector, checked against the table length"
     pos = np.asarray(positions).reshape(-1)
     if len(pos) == 0: raise ValueError("positions is empty: nothing was drawn")
-    if not np.issubdtype(pos.dtype, np.integer): raise ValueError(f"positions must be integer row positions, got dtype {pos.dtype}")
-    if pos.min() < 0 or pos.max() >= len(table): raise ValueError(f"positions must be in [0, {len(table)}), got {pos.min()}..{pos.max()}")
+    if not np.issubdtype(pos.dtype, np.integer):
+        raise ValueError(f"positions must be integer row positions, got dtype {pos.dtype}")
+    if pos.min() < 0 or pos.max() >= len(table):
+        raise ValueError(f"positions must be in [0, {len(table)}), got {pos.min()}..{pos.max()}")
     return pos.astype(np.int64)
 
 # %% ../nbs/04b_sample.ipynb #c035
@@ -184,7 +192,8 @@ def class_exposure(table:pd.DataFrame, # patch table
            'draws holding %': 100 * (m @ (counts >= min_pixels))[keep] / m.sum()}
     if class_weight is not None:
         cw = np.asarray(class_weight, np.float64)
-        if cw.shape != (len(keep),) or not np.isfinite(cw).all() or (cw < 0).any(): raise ValueError(f"class_weight must be {len(keep)} finite values >= 0, got {class_weight!r}")
+        if cw.shape != (len(keep),) or not np.isfinite(cw).all() or (cw < 0).any():
+            raise ValueError(f"class_weight must be {len(keep)} finite values >= 0, got {class_weight!r}")
         res['loss share %'] = pct(drawn * cw[keep])
     return pd.DataFrame(res, index=pd.Index(np.array(count_columns(table))[keep], name='class'))
 
@@ -207,12 +216,14 @@ def plot_exposure(exposures:dict, # `{sampler name: class_exposure(...)}`
     return ax.figure
 
 # %% ../nbs/04b_sample.ipynb #c042
-def _coverage_table(table:pd.DataFrame, weights:dict, rare:list, bss=(8, 16), n_draws:int=32_000, seed:int=0) -> pd.DataFrame:
+def _coverage_table(table:pd.DataFrame, weights:dict, rare:list, bss=(8, 16), n_draws:int=32_000,
+                    seed:int=0) -> pd.DataFrame:
     "% of batches holding each rare class, per weight scheme and batch size, plus class-balanced batches"
     rows = {}
     for name, w in weights.items():
         d = WeightedSampler(w, n_draws, seed).draw()
         rows[name] = pd.concat([drawn_coverage(table, d, b, rare) for b in bss], keys=[f'bs {b}' for b in bss])
-    rows['class-balanced'] = pd.concat([drawn_coverage(table, class_balanced_sampler(table, rare, b, num_samples=n_draws, seed=seed).draw(), b, rare)
+    balanced = {b: class_balanced_sampler(table, rare, b, num_samples=n_draws, seed=seed).draw() for b in bss}
+    rows['class-balanced'] = pd.concat([drawn_coverage(table, balanced[b], b, rare)
                                         for b in bss], keys=[f'bs {b}' for b in bss])
     return 100 * pd.DataFrame(rows).T

@@ -26,11 +26,13 @@ def class_counts(masks, # one (H, W) mask or an iterable of masks
     out = np.zeros(n_classes, np.int64)
     for m in masks:
         v = np.asarray(m)
-        if not (np.issubdtype(v.dtype, np.integer) or v.dtype == bool): raise ValueError(f"mask dtype {v.dtype} is not an integer type")
+        if not (np.issubdtype(v.dtype, np.integer) or v.dtype == bool):
+            raise ValueError(f"mask dtype {v.dtype} is not an integer type")
         v = v.ravel()
         if ignore_index is not None: v = v[v != ignore_index]
         if v.size and (v.min() < 0 or v.max() >= n_classes):
-            raise ValueError(f"mask values must be in [0, {n_classes}) or the ignore index ({ignore_index}); got min {v.min()}, max {v.max()}")
+            raise ValueError(f"mask values must be in [0, {n_classes}) or the ignore index ({ignore_index}); got min "
+                             f"{v.min()}, max {v.max()}")
         out += np.bincount(v, minlength=n_classes)
     return out
 
@@ -45,7 +47,8 @@ def _as_mask(mask) -> np.ndarray:
 
 # %% ../nbs/02_stats.ipynb #c009
 def _value_lut(dtype:np.dtype, n_classes:int, ignore_index:int|None) -> np.ndarray|None:
-    "Bin of every value of a <=16-bit dtype (indexed by its unsigned bits): the class, `n_classes` (ignored) or `n_classes+1` (invalid)"
+    """Bin of every value of a <=16-bit dtype (indexed by its unsigned bits): the class, `n_classes` (ignored) or
+    `n_classes+1` (invalid)"""
     if dtype.itemsize > 2: return None
     bits = 8 * dtype.itemsize
     lo, hi = (-(1 << (bits - 1)), 1 << (bits - 1)) if dtype.kind == 'i' else (0, 1 << bits)
@@ -74,12 +77,14 @@ def _bad_values(mask:np.ndarray, n_classes:int, ignore_index:int|None) -> ValueE
 
 # %% ../nbs/02_stats.ipynb #c012
 class _Binner:
-    "Bins blocks of `mask` values (class, `n_classes` = ignored, `n_classes+1` = invalid, see `_value_lut`) and tracks invalid values"
+    """Bins blocks of `mask` values (class, `n_classes` = ignored, `n_classes+1` = invalid, see `_value_lut`) and
+    tracks invalid values"""
     def __init__(self, mask:np.ndarray, n_classes:int, ignore_index:int|None):
         self.mask, self.C, self.ign, self.n_ign, dtype = mask, n_classes, ignore_index, 0, mask.dtype
         top = np.iinfo(dtype).max if dtype.kind == 'u' else 1
         fast = dtype.kind in 'ub' and dtype.itemsize <= 2 and (ignore_index is None or ignore_index >= 0)
-        self.mode = 'lut' if not fast else 'raw' if ignore_index is None or ignore_index < n_classes or n_classes > top else 'clip'
+        self.mode = ('lut' if not fast else
+                     'raw' if ignore_index is None or ignore_index < n_classes or n_classes > top else 'clip')
         self.count_ign = self.mode == 'clip' and ignore_index <= top
         self.lut = _value_lut(dtype, n_classes, ignore_index) if self.mode == 'lut' else None
     def __call__(self, block:np.ndarray) -> np.ndarray:
@@ -91,7 +96,8 @@ class _Binner:
         return np.minimum(block, self.C)
     def finish(self, S:np.ndarray) -> bool:
         "Move ignored counts to their bin in `S` (raw mode); `True` if there were invalid values"
-        if self.mode == 'raw' and self.ign is not None and 0 <= self.ign < self.C: S[..., self.C], S[..., self.ign] = S[..., self.ign], 0
+        if self.mode == 'raw' and self.ign is not None and 0 <= self.ign < self.C:
+            S[..., self.C], S[..., self.ign] = S[..., self.ign], 0
         if self.mode == 'raw': return False
         return bool(S[-1, -1, self.C] != self.n_ign) if self.mode == 'clip' else bool(S[-1, -1, self.C + 1])
 
@@ -113,10 +119,12 @@ def _row_blocks(ey:np.ndarray, max_rows:int) -> list[tuple[int, int]]:
 # %% ../nbs/02_stats.ipynb #c015
 def _integral(mask:np.ndarray, n_classes:int, ey:np.ndarray, ex:np.ndarray, ignore_index:int|None,
               block_px:int=1 << 18) -> tuple[np.ndarray, bool]:
-    "Summed-area table at the band edges, `S[j, i, k]` = pixels of bin `k` in rows `[ey[0], ey[j])` × cols `[ex[0], ex[i])`; invalid values seen"
+    """Summed-area table at the band edges, `S[j, i, k]` = pixels of bin `k` in rows `[ey[0], ey[j])` × cols `[ex[0],
+    ex[i])`; invalid values seen"""
     K, nby, nbx = n_classes + 2, len(ey) - 1, len(ex) - 1
     S = np.zeros((nby + 1, nbx + 1, K), np.int32 if mask.size < 2**31 else np.int64)
-    row_band, col_bin = np.repeat(np.arange(nby), np.diff(ey)), np.repeat(np.arange(nbx, dtype=np.intp), np.diff(ex)) * K
+    row_band, col_bin = np.repeat(np.arange(nby), np.diff(ey)), np.repeat(np.arange(nbx, dtype=np.intp),
+                                                                          np.diff(ex)) * K
     binner, width, key = _Binner(mask, n_classes, ignore_index), len(col_bin), None
     blocks = _row_blocks(ey, max(1, block_px // width))
     buf = np.empty(max(r1 - r0 for r0, r1 in blocks) * width, np.intp)
@@ -159,7 +167,8 @@ def window_counts_at(mask:np.ndarray, # (H, W) class indices
     ys, xs = np.asarray(ys, np.int64).reshape(-1), np.asarray(xs, np.int64).reshape(-1)
     for v, n, what in ((ys, mask.shape[0], 'ys'), (xs, mask.shape[1], 'xs')):
         if len(v) and (v.min() < 0 or v.max() > n - size):
-            raise ValueError(f"{what} must lie in [0, {n - size}] for {size} px windows in a mask of shape {mask.shape}; got {v.min()}..{v.max()}")
+            raise ValueError(f"{what} must lie in [0, {n - size}] for {size} px windows in a mask of shape "
+                             f"{mask.shape}; got {v.min()}..{v.max()}")
     nc = n_classes + bool(with_ignore)
     if not len(ys) or not len(xs):
         if _outside_invalid(mask, n_classes, [], [], ignore_index): raise _bad_values(mask, n_classes, ignore_index)
@@ -178,7 +187,8 @@ def window_counts(mask:np.ndarray, # (H, W) class indices
                  ) -> np.ndarray:
     "Per-class pixel counts of every `size`×`size` window at `stride`: `(ny, nx, n_classes)`, int32"
     mask, size, stride = _as_mask(mask), positive_int(size, 'size'), positive_int(stride, 'stride')
-    if size > min(mask.shape): raise ValueError(f"window size {size} is larger than the mask of shape {mask.shape}: no window fits")
+    if size > min(mask.shape):
+        raise ValueError(f"window size {size} is larger than the mask of shape {mask.shape}: no window fits")
     ys, xs = (np.arange(0, n - size + 1, stride) for n in mask.shape)
     return window_counts_at(mask, n_classes, size, ys, xs, ignore_index)
 
@@ -237,8 +247,10 @@ def class_weights(counts:np.ndarray, # pixels per class `(C,)`, or per image `(n
                   ignore_index:int|None=None, # this class gets weight 0 without a warning
                  ) -> np.ndarray:
     "Per-class loss weights `(C,)`, float64, by `scheme`; absent classes get 0"
-    if scheme not in WEIGHT_SCHEMES: raise ValueError(f"unknown scheme {scheme!r}: expected one of {', '.join(WEIGHT_SCHEMES)}")
-    if beta is not None and scheme != 'effective_number': raise ValueError(f"beta is an option of 'effective_number', not of {scheme!r}")
+    if scheme not in WEIGHT_SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}: expected one of {', '.join(WEIGHT_SCHEMES)}")
+    if beta is not None and scheme != 'effective_number':
+        raise ValueError(f"beta is an option of 'effective_number', not of {scheme!r}")
     beta = 0.9999 if beta is None else float(beta)
     if not 0 <= beta < 1: raise ValueError(f"beta must be in [0, 1), got {beta}")
     c = _check_counts(counts, scheme)
@@ -259,19 +271,24 @@ def batch_coverage(counts:np.ndarray, # per-patch counts `(n_patches, C)` or pre
                   ) -> np.ndarray:
     "Probability that a batch of `bs` weighted draws holds each class: `(C,)`, or `(len(bs), C)` for a sequence"
     pres = np.asarray(counts)
-    if pres.ndim != 2 or len(pres) == 0: raise ValueError(f"counts must be a non-empty (n_patches, n_classes) array, got shape {pres.shape}")
+    if pres.ndim != 2 or len(pres) == 0:
+        raise ValueError(f"counts must be a non-empty (n_patches, n_classes) array, got shape {pres.shape}")
     pres = pres if pres.dtype == bool else class_presence(pres, min_pixels)
     w = np.ones(len(pres)) if weights is None else np.asarray(weights, np.float64)
-    if w.shape != (len(pres),): raise ValueError(f"weights must have shape ({len(pres)},) like the patches, got {w.shape}")
-    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0: raise ValueError("weights must be finite, >= 0 and not all zero")
+    if w.shape != (len(pres),):
+        raise ValueError(f"weights must have shape ({len(pres)},) like the patches, got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("weights must be finite, >= 0 and not all zero")
     b = np.asarray(bs)
-    if not np.issubdtype(b.dtype, np.integer) or (b < 1).any(): raise ValueError(f"batch sizes must be integers >= 1, got {bs!r}")
+    if not np.issubdtype(b.dtype, np.integer) or (b < 1).any():
+        raise ValueError(f"batch sizes must be integers >= 1, got {bs!r}")
     p = np.clip(w @ pres / w.sum(), 0, 1)
     return 1 - (1 - p) ** b[..., None]
 
 # %% ../nbs/02_stats.ipynb #c052
 def _scan_scenes(scenes:SceneSet, size:int, stride:int) -> tuple[np.ndarray, np.ndarray]:
-    "Window counts `(n_patches, C)` of every scene (scenes smaller than `size` give none) and counts per scene `(n_scenes, C)`"
+    """Window counts `(n_patches, C)` of every scene (scenes smaller than `size` give none) and counts per scene
+    `(n_scenes, C)`"""
     C, ign, wins, per = scenes.n_classes, scenes.ignore_index, [], []
     for s in scenes:
         m = s.read_mask()
@@ -279,12 +296,14 @@ def _scan_scenes(scenes:SceneSet, size:int, stride:int) -> tuple[np.ndarray, np.
             per.append(class_counts(m, C, ign))
             if min(m.shape) >= size: wins.append(window_counts(m, C, size, stride, ign).reshape(-1, C))
         except ValueError as e: raise ValueError(f"{s.name}: {e}") from e
-    if not wins: raise ValueError(f"no {size} px window fits in any scene (scene sizes {sorted({s.shape for s in scenes})})")
+    if not wins:
+        raise ValueError(f"no {size} px window fits in any scene (scene sizes {sorted({s.shape for s in scenes})})")
     return np.concatenate(wins), np.stack(per)
 
 # %% ../nbs/02_stats.ipynb #c053
 def _report_inputs(source, size, stride, codes, ignore_index):
-    "`(patch counts, pixel counts, per-image counts, codes, ignore_index, setting)` from a SceneSet, patch table or array"
+    """`(patch counts, pixel counts, per-image counts, codes, ignore_index, setting)` from a SceneSet, patch table or
+    array"""
     if isinstance(source, SceneSet):
         if size is None: raise ValueError("a SceneSet needs the window `size`")
         size = positive_int(size, 'size')
@@ -310,7 +329,8 @@ class ImbalanceReport:
     "Per-class imbalance `table` of a set of patches, with the data behind its plots"
     def __init__(self, table:pd.DataFrame, ratios:list[np.ndarray], presence_p:np.ndarray, setting:str):
         self.table, self.ratios, self.presence_p, self.setting = table, ratios, presence_p, setting
-    def __repr__(self): return f"ImbalanceReport({self.setting})\n{self.table.to_string(float_format=lambda v: f'{v:.3g}')}"
+    def __repr__(self):
+        return f"ImbalanceReport({self.setting})\n{self.table.to_string(float_format=lambda v: f'{v:.3g}')}"
     def _repr_html_(self): return f"<p>{self.setting}</p>" + self.table.to_html(float_format=lambda v: f'{v:.3g}')
 
 # %% ../nbs/02_stats.ipynb #c055
@@ -329,7 +349,8 @@ def imbalance_report(source, # a `SceneSet`, a patch table (`crop.tile`) or per-
     elif not lab.all(): setting += f"; {int((~lab).sum()):,} patches without labelled pixels left out"
     if weights is not None:
         weights = np.asarray(weights, np.float64)
-        if weights.shape != lab.shape: raise ValueError(f"weights must have shape {lab.shape} (one per patch), got {weights.shape}")
+        if weights.shape != lab.shape:
+            raise ValueError(f"weights must have shape {lab.shape} (one per patch), got {weights.shape}")
         weights = weights[lab]
     counts = counts[lab]
     pres, ratios, p = class_presence(counts), class_ratios(counts[:, keep]), pixels[keep]
@@ -338,7 +359,8 @@ def imbalance_report(source, # a `SceneSet`, a patch table (`crop.tile`) or per-
     q = np.array([np.percentile(x, [10, 50, 90]) if len(x) else np.zeros(3) for x in r])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        wts = {s: class_weights(per_image[:, keep], s) if p.sum() else np.zeros(len(keep)) for s in ('balanced', 'median_freq')}
+        wts = {s: class_weights(per_image[:, keep], s) if p.sum() else np.zeros(len(keep)) for s in ('balanced',
+                                                                                                     'median_freq')}
     t = pd.DataFrame({'pixels': p, 'pixel %': 100 * p / max(p.sum(), 1), 'patch %': 100 * pres[:, keep].mean(0),
                       'ratio p10 %': 100 * q[:, 0], 'ratio median %': 100 * q[:, 1], 'ratio p90 %': 100 * q[:, 2],
                       **{f'batch {b} %': 100 * cov[i] for i, b in enumerate(batch_sizes)},
@@ -373,7 +395,8 @@ def plot_presence(self:ImbalanceReport, ax=None):
     "Share of patches holding each class"
     ax, (order, col) = _ax(ax), _order_colors(self)
     ax.barh(self.table.index[order], self.table['patch %'].to_numpy()[order], color=[col[i] for i in order])
-    ax.set_xlim(0, 100); ax.invert_yaxis(); ax.set_xlabel('% of patches holding the class'); ax.set_title('patch presence')
+    ax.set_xlim(0, 100); ax.invert_yaxis(); ax.set_xlabel('% of patches holding the class')
+    ax.set_title('patch presence')
     return ax
 
 # %% ../nbs/02_stats.ipynb #c062
@@ -382,8 +405,10 @@ def plot_ratios(self:ImbalanceReport, ax=None):
     "Distribution of each class's share of the patches that hold it (box: quartiles, whiskers: 5–95 %)"
     ax, (order, _) = _ax(ax), _order_colors(self)
     data = [100 * self.ratios[i] if len(self.ratios[i]) else [np.nan] for i in order]
-    ax.boxplot(data, orientation='horizontal', whis=(5, 95), showfliers=False, tick_labels=list(self.table.index[order]))
-    ax.set_xscale('log'); ax.invert_yaxis(); ax.set_xlabel('% of the patch, when present (log)'); ax.set_title('per-patch ratio')
+    ax.boxplot(data, orientation='horizontal', whis=(5, 95), showfliers=False,
+               tick_labels=list(self.table.index[order]))
+    ax.set_xscale('log'); ax.invert_yaxis(); ax.set_xlabel('% of the patch, when present (log)')
+    ax.set_title('per-patch ratio')
     return ax
 
 # %% ../nbs/02_stats.ipynb #c063

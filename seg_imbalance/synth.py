@@ -62,9 +62,12 @@ def _draw_roads(h, w, rng, img, mask):
     centres = []
     for _ in range(rng.integers(2, 5)):
         side = rng.integers(4)
-        start = [(0, rng.uniform(0, w)), (h - 1, rng.uniform(0, w)), (rng.uniform(0, h), 0), (rng.uniform(0, h), w - 1)][side]
-        end = [(h - 1, rng.uniform(0, w)), (0, rng.uniform(0, w)), (rng.uniform(0, h), w - 1), (rng.uniform(0, h), 0)][side]
-        mid = [(start[0] + (end[0] - start[0]) * f + rng.normal(0, h / 10), start[1] + (end[1] - start[1]) * f + rng.normal(0, w / 10))
+        start = [(0, rng.uniform(0, w)), (h - 1, rng.uniform(0, w)), (rng.uniform(0, h), 0), (rng.uniform(0, h),
+                                                                                              w - 1)][side]
+        end = [(h - 1, rng.uniform(0, w)), (0, rng.uniform(0, w)), (rng.uniform(0, h), w - 1), (rng.uniform(0, h),
+                                                                                                0)][side]
+        mid = [(start[0] + (end[0] - start[0]) * f + rng.normal(0, h / 10),
+                start[1] + (end[1] - start[1]) * f + rng.normal(0, w / 10))
                for f in (1 / 3, 2 / 3)]
         pts, width, col = [start, *mid, end], rng.uniform(3, 6), _pick(rng, 'road')
         for p0, p1 in zip(pts[:-1], pts[1:]):
@@ -101,7 +104,8 @@ def _draw_cars(h, w, rng, img, mask, centres, n):
     "Tiny rectangles centred on road centre lines"
     for _ in range(n):
         cy, cx = centres[rng.integers(len(centres))] + rng.normal(0, 0.7, 2)
-        ch, cw = (rng.integers(2, 4), rng.integers(4, 7)) if rng.random() < .5 else (rng.integers(4, 7), rng.integers(2, 4))
+        ch, cw = (rng.integers(2, 4), rng.integers(4, 7)) if rng.random() < .5 else (rng.integers(4, 7),
+                                                                                     rng.integers(2, 4))
         y0, x0 = int(cy - ch / 2), int(cx - cw / 2)
         if y0 < 0 or x0 < 0 or y0 + ch > h or x0 + cw > w: continue
         if (mask[y0:y0 + ch, x0:x0 + cw] != 4).any(): continue

@@ -36,7 +36,8 @@ def check_table(table:pd.DataFrame, # a patch table
                 allow_empty:bool=False, # accept a table without rows
                ) -> pd.DataFrame:
     "`table` when it has the patch table's attributes and columns (and rows), else `ValueError` saying what is missing"
-    if not isinstance(table, pd.DataFrame): raise ValueError(f"a patch table is a DataFrame, got {type(table).__name__}")
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"a patch table is a DataFrame, got {type(table).__name__}")
     missing = [c for c in (*META_COLUMNS, *count_columns(table)) if c not in table.columns]
     if missing: raise ValueError(f"the patch table lacks the columns {missing} (build it with `crop.tile`)")
     if not allow_empty and len(table) == 0: raise ValueError("the patch table is empty: no patches")
@@ -66,7 +67,8 @@ def class_index(codes:list[str], # class names in index order
                ) -> int:
     "Index of class `c` among `codes`; `ValueError` for an unknown class or the ignore index"
     i = (codes.index(c) if c in codes else None) if isinstance(c, str) else \
-        (int(c) if isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)) and 0 <= c < len(codes) else None)
+        (int(c) if isinstance(c, (int, np.integer)) and not isinstance(c, (bool,
+                                                                           np.bool_)) and 0 <= c < len(codes) else None)
     if i is None: raise ValueError(f"unknown {what} {c!r}: expected a code name or index of {list(codes)}")
     if i == ignore_index: raise ValueError(f"{what} {c!r} is the ignore index ({ignore_index}): it cannot be a target")
     return i

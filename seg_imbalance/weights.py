@@ -17,12 +17,13 @@ __all__ = ['PATCH_SCHEMES', 'presence_weights', 'repeat_factor_weights', 'rcs_cl
 # %% ../nbs/04a_weights.ipynb #c013
 def presence_weights(table:pd.DataFrame, # patch table
                      targets, # classes to oversample (code names or indices)
-                     factor:float|list=3., # k: a patch with one target is drawn k times as often; one, or one per target
+                     factor:float|list=3., # k: a patch with one target is drawn k× as often; one k, or one per target
                      min_pixels:int=1, # presence threshold in pixels
                     ) -> np.ndarray:
     "Per-patch weight $1 + \\sum (k_c - 1)$ over the target classes the patch holds"
     idx, counts = table_classes(table, targets, min_pixels), labelled_counts(table)[0]
-    k = np.broadcast_to(np.asarray(factor, np.float64), (len(idx),)) if np.ndim(factor) == 0 or np.size(factor) == len(idx) else None
+    fits = np.ndim(factor) == 0 or np.size(factor) == len(idx)
+    k = np.broadcast_to(np.asarray(factor, np.float64), (len(idx),)) if fits else None
     if k is None: raise ValueError(f"factor must be one number or one per target ({len(idx)}), got {factor!r}")
     if not (np.isfinite(k) & (k >= 1)).all(): raise ValueError(f"factor must be finite and >= 1, got {factor!r}")
     return 1 + (counts[:, idx] >= min_pixels) @ (k - 1)
@@ -88,7 +89,8 @@ PATCH_SCHEMES = ('uniform', 'presence', 'repeat_factor', 'rcs', 'inverse_freq')
 def _uniform_weights(table:pd.DataFrame) -> np.ndarray:
     labelled_counts(table); return np.ones(len(table))
 
-_SCHEME_FNS = dict(zip(PATCH_SCHEMES, (_uniform_weights, presence_weights, repeat_factor_weights, rcs_weights, inverse_freq_weights)))
+_SCHEME_FNS = dict(zip(PATCH_SCHEMES, (_uniform_weights, presence_weights, repeat_factor_weights, rcs_weights,
+                                       inverse_freq_weights)))
 
 # %% ../nbs/04a_weights.ipynb #c029
 def patch_weights(table:pd.DataFrame, # patch table (see `crop.tile`)
@@ -96,8 +98,10 @@ def patch_weights(table:pd.DataFrame, # patch table (see `crop.tile`)
                   **kw, # the scheme's options, e.g. `targets`/`factor`, `t`, `temperature`, `class_weight`
                  ) -> np.ndarray:
     "One sampling weight per patch (row position) of `table`, float64, by `scheme`"
-    if scheme not in PATCH_SCHEMES: raise ValueError(f"unknown scheme {scheme!r}: expected one of {', '.join(PATCH_SCHEMES)}")
+    if scheme not in PATCH_SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}: expected one of {', '.join(PATCH_SCHEMES)}")
     f = _SCHEME_FNS[scheme]
     opts = [p for p in inspect.signature(f).parameters if p != 'table']
-    if set(kw) - set(opts): raise ValueError(f"scheme {scheme!r} takes no option {sorted(set(kw) - set(opts))}: its options are {opts}")
+    if set(kw) - set(opts):
+        raise ValueError(f"scheme {scheme!r} takes no option {sorted(set(kw) - set(opts))}: its options are {opts}")
     return np.asarray(f(table, **kw), np.float64)
