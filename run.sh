@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export NO_ALBUMENTATIONS_UPDATE=1 MPLBACKEND=Agg PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::FutureWarning}"
+# OpenMP threads that spin while waiting slow torch on a busy 2-core machine by 10x (benchmarks/train_throughput.py)
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 ensure_env() {
   local py=${PYTHON:-python3}

@@ -57,12 +57,12 @@ def test_sampler_epoch_is_the_training_epoch():
     def drawn(peek):
         dls = patch_dataloaders(tile(ss, 64), ss, bs=4, valid_scenes=[3], weights='rcs', seed=5)
         for _ in range(peek): dls.one_batch()
-        learn = seg_learner(dls, encoder_name='resnet18'); learn.no_bar(); learn.recorder.silent = True
+        learn = seg_learner(dls, encoder_name='resnet18'); learn.recorder.silent = True
         seen = []
         from fastai.callback.core import Callback
         class Rec(Callback):
             def after_epoch(self): seen.append(self.learn.dls.train.epoch_idxs.copy())
-        learn.fit(2, 1e-4, cbs=Rec())
+        with learn.no_bar(): learn.fit(2, 1e-4, cbs=Rec())
         return seen
     a, b = drawn(0), drawn(3)
     assert all(np.array_equal(x, y) for x, y in zip(a, b)) and not np.array_equal(a[0], a[1])

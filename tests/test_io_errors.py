@@ -62,3 +62,20 @@ def test_arrays():
     with pytest.raises(ValueError, match=r"2 images but 1 masks"): scenes_from_arrays([np.zeros((4, 4, 3))] * 2, [np.zeros((4, 4), int)], ['a', 'b'])
     with pytest.raises(ValueError, match=r"scene_0: mask values \[2\]"): scenes_from_arrays([np.zeros((4, 4, 3))], [np.full((4, 4), 2)], ['a', 'b'])
     with pytest.raises(ValueError, match=r"image size \(4, 5\) and mask size \(4, 4\) differ"): Scene(np.zeros((4, 5, 3)), np.zeros((4, 4), int))
+
+def test_bad_reading_options(folder, tmp_path):
+    with pytest.raises(ValueError, match=r"cache must be 'disk', 'memory' \(True\), 'none' \(False\) or a SceneCache, got 'ram'"):
+        read_scene_folder(folder, cache='ram')
+    with pytest.raises(ValueError, match=r"synth_0000: bands \[4\] must be band numbers in 1\.\.3"):
+        read_scene_folder(folder, bands=[4], cache='none')[0].read_image()
+    with pytest.raises(ValueError, match=r"image_nodata must be None, 'declared' or a number, got 'zeros'"):
+        read_scene_folder(folder, image_nodata='zeros')
+    with pytest.raises(ValueError, match=r"dark: 16 pixels have no data .* set ignore_index"):
+        Scene(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8), 'dark', image_nodata=0).read_mask()
+
+def test_pngs_read_by_bands(folder, tmp_path):
+    from seg_imbalance.io import SceneCache
+    ss = read_scene_folder(folder, bands=[3, 1], cache=SceneCache(tmp_path / 'c'))
+    full = np.array(Image.open(folder / 'images' / 'synth_0001.png'))
+    np.testing.assert_array_equal(ss[1].read_image((2, 3, 5, 6)), full[2:7, 3:9][..., [2, 0]])
+    assert ss[1].n_bands == 2 and ss[1].image_dtype == np.uint8

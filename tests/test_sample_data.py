@@ -29,7 +29,10 @@ def test_batch_items_match_batches_with_workers(demo, kw):
 def test_valid_is_unweighted_and_in_order(demo):
     ss, t = demo
     dls = patch_dataloaders(t, ss, bs=8, valid_scenes=[3], weights='rcs', epoch_len=64)
-    valid_rows = np.flatnonzero(t.scene.to_numpy() == 3)
+    grid = tile(ss, 32)                      # by default validation is the plain grid of the validation scene
     got = np.concatenate([counts_of(yb, 6) for _, yb in dls.valid])
-    np.testing.assert_array_equal(got, table_counts(t)[valid_rows])
+    np.testing.assert_array_equal(got, table_counts(grid)[np.flatnonzero(grid.scene.to_numpy() == 3)])
     assert len(dls.train) == 8
+    old = patch_dataloaders(t, ss, bs=8, valid_scenes=[3], weights='rcs', epoch_len=64, valid_table='table')
+    got = np.concatenate([counts_of(yb, 6) for _, yb in old.valid])   # or the table's own rows, in order
+    np.testing.assert_array_equal(got, table_counts(t)[np.flatnonzero(t.scene.to_numpy() == 3)])
