@@ -23,33 +23,51 @@ def _starts(n:int, size:int, stride:int, cover:bool) -> np.ndarray:
     return s
 
 # %% ../nbs/03_crop.ipynb #c008
-def _scene_rows(i:int, scene, size:int, stride:int, cover:bool, n_classes:int, ignore_index:int|None) -> np.ndarray:
-    "Rows `scene, y, x, h, w, *counts, ignore` of the windows of one scene, int64"
-    ys, xs = (_starts(n, size, stride, cover) for n in scene.shape)
+def _row_blocks(ys:np.ndarray, size:int, H:int, W:int, max_px:int) -> list[tuple[int, int, int, int]]:
+    "Blocks `(a, b, r0, r1)`: window rows `ys[a:b]` counted on mask rows `[r0, r1)` of about `max_px` pixels"
+    out, a, r0 = [], 0, 0
+    while a < len(ys):
+        b = a + 1
+        while b < len(ys) and (int(ys[b]) + size - r0) * W <= max_px: b += 1
+        r1 = H if b == len(ys) else int(ys[b - 1]) + size # the last block reads to the bottom: every row is checked
+        out.append((a, b, r0, r1))
+        r0, a = (min(int(ys[b]), r1) if b < len(ys) else r1), b
+    return out
+
+# %% ../nbs/03_crop.ipynb #c010
+def _scene_rows(i:int, scene, size:int, stride:int, cover:bool, n_classes:int, ignore_index:int|None,
+                max_px:int=1 << 23) -> np.ndarray:
+    "Rows `scene, y, x, h, w, *counts, ignore` of the windows of one scene, int64; a GeoTIFF mask read by row blocks"
+    (H, W), cnt = scene.shape, []
+    ys, xs = _starts(H, size, stride, cover), _starts(W, size, stride, cover)
     if not len(ys) or not len(xs): return np.zeros((0, len(META_COLUMNS) + n_classes + 1), np.int64)
-    try: cnt = window_counts_at(scene.read_mask(), n_classes, size, ys, xs, ignore_index, with_ignore=True)
-    except ValueError as e: raise ValueError(f"{scene.name}: {e}") from e
+    blocks = _row_blocks(ys, size, H, W, max_px) if getattr(scene, 'reads_windows', False) else [(0, len(ys), 0, H)]
+    for a, b, r0, r1 in blocks:
+        m = scene.read_mask() if (r0, r1) == (0, H) else scene.read_mask((r0, 0, r1 - r0, W))
+        try: cnt.append(window_counts_at(m, n_classes, size, ys[a:b] - r0, xs, ignore_index, with_ignore=True))
+        except ValueError as e: raise ValueError(f"{scene.name}: {e}") from e
     yy, xx = (a.ravel() for a in np.meshgrid(ys, xs, indexing='ij'))
     meta = np.stack([np.full_like(yy, i), yy, xx, np.full_like(yy, size), np.full_like(yy, size)], 1)
-    return np.concatenate([meta.astype(np.int64), cnt.reshape(len(yy), -1).astype(np.int64)], 1)
+    return np.concatenate([meta.astype(np.int64), np.concatenate(cnt).reshape(len(yy), -1).astype(np.int64)], 1)
 
-# %% ../nbs/03_crop.ipynb #c009
+# %% ../nbs/03_crop.ipynb #c011
 def tile(scenes:SceneSet, # the scenes to cut
          size:int, # patch side in pixels
          stride:int|None=None, # step between windows; default `size` (no overlap)
          cover:bool=True, # add a last window flush with the right/bottom border
+         max_block_px:int=1 << 23, # a GeoTIFF mask is read in row blocks of about this many pixels
         ) -> pd.DataFrame:
     "A patch table of the `size`×`size` windows of every scene on a grid with step `stride`"
     size = positive_int(size, 'size'); stride = positive_int(size if stride is None else stride, 'stride')
-    codes, ign = list(scenes.codes), scenes.ignore_index
-    rows = np.concatenate([_scene_rows(i, s, size, stride, cover, len(codes), ign) for i, s in enumerate(scenes)])
+    codes, ign, mpx = list(scenes.codes), scenes.ignore_index, positive_int(max_block_px, 'max_block_px')
+    rows = np.concatenate([_scene_rows(i, s, size, stride, cover, len(codes), ign, mpx) for i, s in enumerate(scenes)])
     if not len(rows):
         raise ValueError(f"no {size}px window fits in any scene (scene sizes {sorted({s.shape for s in scenes})})")
     t = pd.DataFrame(rows, columns=[*META_COLUMNS, *codes, 'ignore'])
     t.attrs.update(codes=codes, ignore_index=ign)
     return t
 
-# %% ../nbs/03_crop.ipynb #c018
+# %% ../nbs/03_crop.ipynb #c023
 def _targets(table:pd.DataFrame, targets, min_frac) -> tuple[list[int], np.ndarray]:
     "Target class indices and the minimum fraction of each"
     targets = [targets] if isinstance(targets, (str, int, np.integer)) else list(targets)
@@ -60,7 +78,7 @@ def _targets(table:pd.DataFrame, targets, min_frac) -> tuple[list[int], np.ndarr
     if not ((fr >= 0) & (fr <= 1)).all(): raise ValueError(f"min_frac must be in [0, 1], got {min_frac}")
     return idx, fr
 
-# %% ../nbs/03_crop.ipynb #c019
+# %% ../nbs/03_crop.ipynb #c024
 def guided_select(table:pd.DataFrame, # patch table (see `tile`)
                   targets, # class code names or indices to keep patches for
                   min_frac:float|dict=0.01, # minimum share of a patch's labelled pixels, or `{target: share}`
@@ -83,7 +101,7 @@ def guided_select(table:pd.DataFrame, # patch table (see `tile`)
                                                  neg_frac=neg_frac, n_pos=int(pos.sum()), n_neg=n_neg, n_before=len(table))}
     return out
 
-# %% ../nbs/03_crop.ipynb #c021
+# %% ../nbs/03_crop.ipynb #c026
 def presence_change(before:pd.DataFrame, # the candidate patches
                     after:pd.DataFrame, # a selection of them
                     min_pixels:int=1, # presence threshold
@@ -100,7 +118,7 @@ def presence_change(before:pd.DataFrame, # the candidate patches
     return pd.DataFrame(res, index=pd.Index([cols[i] for i in keep], name='class'))[
         [f'{k} {n}' for k in ('patches', 'patch %', 'pixel %') for n in ('before', 'after')]]
 
-# %% ../nbs/03_crop.ipynb #c025
+# %% ../nbs/03_crop.ipynb #c030
 def _class_probs(class_probs) -> tuple[np.ndarray, np.ndarray]:
     "Classes with a positive probability and their normalised probabilities"
     d = dict(class_probs) if isinstance(class_probs, dict) else dict(enumerate(np.asarray(class_probs, np.float64).reshape(-1).tolist()))
@@ -109,13 +127,13 @@ def _class_probs(class_probs) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(p).all() or (p < 0).any() or p.sum() <= 0: raise ValueError(f"class_probs must be finite, >= 0 and not all zero, got {p.tolist()}")
     return cls[p > 0], p[p > 0] / p.sum()
 
-# %% ../nbs/03_crop.ipynb #c026
+# %% ../nbs/03_crop.ipynb #c031
 def _place(c:int, n:int, size:int, margin:int, rng:np.random.Generator) -> int:
     "Start of a `size` window in `[0, n - size]` holding coordinate `c` at least `margin` from its edges, uniform where possible"
     lo, hi = max(c + margin - size + 1, 0), min(c - margin, n - size)
     return int(rng.integers(lo, hi + 1)) if lo <= hi else int(np.clip(c - size // 2, 0, n - size))
 
-# %% ../nbs/03_crop.ipynb #c027
+# %% ../nbs/03_crop.ipynb #c032
 class RareClassCrop:
     "Random crop around a pixel of a class drawn by `class_probs`; a uniform random crop when that class is absent"
     def __init__(self, size:int|tuple[int, int], # crop side, or `(height, width)`
@@ -130,7 +148,7 @@ class RareClassCrop:
         self.rng = np.random.default_rng(seed)
     def __repr__(self): return f"RareClassCrop(size=({self.h}, {self.w}), classes={self.classes.tolist()}, p={np.round(self.p, 3).tolist()}, margin={self.margin})"
 
-# %% ../nbs/03_crop.ipynb #c028
+# %% ../nbs/03_crop.ipynb #c033
 @patch
 def __call__(self:RareClassCrop, image:np.ndarray|None=None, mask:np.ndarray|None=None) -> dict:
     "Crop `image` (H, W[, C]) and `mask` (H, W) at the same window; returns `image`, `mask`, `window`, `class`"

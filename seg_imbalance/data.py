@@ -6,8 +6,9 @@
 from __future__ import annotations
 import numpy as np, pandas as pd
 import math
-from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILImage, PILMask, Normalize, Dihedral,
-                               IntToFloatTensor, DataLoaders, TfmdDL)
+import torch
+from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, TransformBlock, PILImage, PILMask, TensorImage, Normalize,
+                               Dihedral, IntToFloatTensor, DataLoaders, TfmdDL, show_image)
 from fastai.callback.core import Callback
 from fastai.torch_core import num_distrib
 from .io import SceneSet
@@ -19,8 +20,9 @@ from .augment import AlbumentationsTransform, RareCentredWindow, ObjectBank, Cop
 import albumentations as A
 
 # %% auto #0
-__all__ = ['PatchReader', 'valid_scene_ids', 'scene_splitter', 'channel_stats', 'SamplerDL', 'SamplerEpochCallback',
-           'train_sampler', 'validation_table', 'PatchDataLoaders', 'train_augment', 'patch_dataloaders', 'batch_items']
+__all__ = ['BandImage', 'PatchReader', 'valid_scene_ids', 'scene_splitter', 'scene_bands', 'band_percentiles', 'channel_stats',
+           'SamplerDL', 'SamplerEpochCallback', 'train_sampler', 'validation_table', 'PatchDataLoaders',
+           'train_augment', 'patch_dataloaders', 'batch_items']
 
 # %% ../nbs/06_data.ipynb #c005
 class _WindowGetter:
@@ -29,12 +31,29 @@ class _WindowGetter:
     def __call__(self, i): return getattr(self.reader, self.what)(i)
 
 # %% ../nbs/06_data.ipynb #c006
+class BandImage(TensorImage):
+    "An image tensor `(C, H, W)` of any number of bands on a 0–255 scale; `show` draws the composite of bands `rgb`"
+    def show(self, ctx=None, rgb=None, **kwargs):
+        rgb = list(rgb if rgb is not None else getattr(self, 'rgb', None) or range(min(3, self.shape[0])))
+        x = self[rgb if len(rgb) == 3 else rgb[:1] * 3].float().div(255.).clamp(0., 1.)
+        return show_image(TensorImage(x), ctx=ctx, **kwargs)
+
+# %% ../nbs/06_data.ipynb #c007
+def _scale_bands(a:np.ndarray, lo:np.ndarray, hi:np.ndarray) -> np.ndarray:
+    "`(H, W[, C])` raw values as float32 `(C, H, W)`: each band clipped to `[lo, hi]` and mapped onto 0–255"
+    a = np.asarray(a, np.float32); a = a[..., None] if a.ndim == 2 else a
+    if np.issubdtype(a.dtype, np.floating) and np.isnan(a).any(): a = np.where(np.isnan(a), lo, a)
+    return np.ascontiguousarray(((np.clip(a, lo, hi) - lo) * (255. / (hi - lo))).transpose(2, 0, 1), np.float32)
+
+# %% ../nbs/06_data.ipynb #c008
 class PatchReader:
     "Read the image and mask window of row `i` (a position) of a patch table; optionally a rare-centred window"
     def __init__(self, scenes:SceneSet, table:pd.DataFrame,
                  rare:RareCentredWindow|None=None, # draw training windows around rare-class pixels
                  margin:int=0, # read this much around a training row to place the rare-centred window
-                 train=None): # positions of the rows that get rare-centred windows (the training rows)
+                 train=None, # positions of the rows that get rare-centred windows (the training rows)
+                 band_range=None, # per-band `(lo, hi)`: images become `BandImage`s scaled by it; None: `PILImage`s
+                 rgb=None): # bands a `BandImage` shows as red, green, blue
         check_table(table)
         bad = np.flatnonzero(~table.scene.between(0, len(scenes) - 1).to_numpy())
         if len(bad): raise ValueError(f"table rows {bad[:5].tolist()} name scenes outside 0..{len(scenes) - 1}")
@@ -42,6 +61,8 @@ class PatchReader:
         self.win = table[['scene', 'y', 'x', 'h', 'w']].to_numpy(np.int64)
         self.train = np.zeros(len(table), bool)
         if train is not None: self.train[np.asarray(train, np.int64)] = True
+        self.band_range = None if band_range is None else tuple(np.asarray(v, np.float32) for v in band_range)
+        self.rgb = None if rgb is None else [int(b) for b in rgb]
     def __len__(self): return len(self.win)
     def window(self, i:int):
         "The scene and `(y, x, h, w)` read for row `i` in the current epoch"
@@ -50,8 +71,10 @@ class PatchReader:
         if self._last[0] != (self.epoch, i): # image and mask of one item share the drawn window
             self._last = ((self.epoch, i), self.rare.scene_window(self.scenes[s], (y, x, h, w), self.margin, self.epoch, i))
         return self.scenes[s], self._last[1]
-    def image(self, i:int) -> PILImage:
-        s, w = self.window(i); return PILImage.create(s.read_image(w))
+    def image(self, i:int) -> PILImage|BandImage:
+        s, w = self.window(i)
+        if self.band_range is None: return PILImage.create(s.read_image(w))
+        return BandImage(torch.from_numpy(_scale_bands(s.read_image(w), *self.band_range)), rgb=self.rgb)
     def mask(self, i:int) -> PILMask:
         s, w = self.window(i); return PILMask.create(s.read_mask(w))
     @property
@@ -59,7 +82,7 @@ class PatchReader:
     @property
     def get_y(self): return _WindowGetter(self, 'mask')
 
-# %% ../nbs/06_data.ipynb #c010
+# %% ../nbs/06_data.ipynb #c012
 def valid_scene_ids(table:pd.DataFrame, # the patch table
                     valid_scenes:list[int]|None=None, # scene indices for validation
                     valid_pct:float=0.2, # else this share of the table's scenes, drawn with `seed`
@@ -83,20 +106,60 @@ def scene_splitter(table:pd.DataFrame, valid_scenes:list[int]|None=None, valid_p
     def _inner(items): return np.flatnonzero(~is_valid).tolist(), np.flatnonzero(is_valid).tolist()
     return _inner
 
-# %% ../nbs/06_data.ipynb #c013
-def channel_stats(scenes:SceneSet, idxs=None, max_pixels:int=2_000_000) -> tuple[np.ndarray, np.ndarray]:
-    "Per-channel `(mean, std)` on a 0–1 scale over the scenes `idxs` (default all), sampling at most `max_pixels`"
-    idxs = range(len(scenes)) if idxs is None else list(idxs)
-    per = max(1, max_pixels // max(len(idxs), 1))
-    samp = []
-    for i in idxs:
-        im = scenes[i].read_image()
-        im = im.reshape(-1, im.shape[-1] if im.ndim == 3 else 1)
-        samp.append(im[:: max(1, len(im) // per)])
-    x = np.concatenate(samp).astype(np.float64) / 255.
-    return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-3).astype(np.float32)
+# %% ../nbs/06_data.ipynb #c015
+def scene_bands(scenes:SceneSet) -> tuple[int, bool]:
+    "`(n_bands, pil)`: the scenes' band count and whether they are 8-bit with 1 or 3 bands (the `PILImage` path)"
+    nb = {s.n_bands for s in scenes}
+    if len(nb) != 1: raise ValueError(f"the scenes have different numbers of image bands {sorted(nb)}: pick bands= when reading")
+    n, pil = nb.pop(), all(s.image_dtype == np.uint8 for s in scenes)
+    return (3, True) if pil and n in (1, 3) else (n, False)
 
 # %% ../nbs/06_data.ipynb #c016
+def _pixels(scene, n:int, rng:np.random.Generator, ignore_index:int|None=None) -> np.ndarray:
+    "About `n` pixels `(n, C)` of a scene's image, without pixels whose mask is `ignore_index` (when given)"
+    H, W = scene.shape
+    if getattr(scene, 'reads_windows', False) and H * W > 4 * n:
+        s = min(256, H, W)
+        wins = [(int(rng.integers(H - s + 1)), int(rng.integers(W - s + 1)), s, s) for _ in range(-(-n // (s * s)))]
+    else: wins = [None]
+    out = []
+    for w in wins:
+        im = scene.read_image(w); im = im.reshape(-1, im.shape[-1] if im.ndim == 3 else 1)
+        step = max(1, len(im) // max(1, n // len(wins)))
+        keep = slice(None) if ignore_index is None else scene.read_mask(w).reshape(-1)[::step] != ignore_index
+        out.append(im[::step][keep])
+    return np.concatenate(out)
+
+# %% ../nbs/06_data.ipynb #c017
+def band_percentiles(scenes:SceneSet, # the scenes
+                     idxs=None, # the (training) scenes to look at; default all
+                     pct:tuple[float, float]=(1., 99.), # lower and upper percentile
+                     max_pixels:int=2_000_000, seed:int=0) -> tuple[np.ndarray, np.ndarray]:
+    "Per-band `(lo, hi)`: the `pct` percentiles of the labelled pixels of the scenes `idxs` (a sample)"
+    idxs = range(len(scenes)) if idxs is None else list(idxs)
+    if not 0 <= pct[0] < pct[1] <= 100: raise ValueError(f"pct must be two percentiles 0 <= lo < hi <= 100, got {pct}")
+    rng, per = np.random.default_rng(seed), max(1, max_pixels // max(len(idxs), 1))
+    x = np.concatenate([_pixels(scenes[i], per, rng, scenes.ignore_index) for i in idxs]).astype(np.float64)
+    if not len(x): raise ValueError(f"the scenes {list(idxs)[:5]} have no labelled pixels to take band statistics from")
+    lo, hi = np.nanpercentile(x, pct, axis=0)
+    return lo.astype(np.float32), np.maximum(hi, lo + 1e-6).astype(np.float32)
+
+# %% ../nbs/06_data.ipynb #c018
+def channel_stats(scenes:SceneSet, idxs=None, max_pixels:int=2_000_000,
+                  band_range=None, # per-band `(lo, hi)`: statistics of `(clip(x) - lo) / (hi - lo)`, labelled pixels only
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    "Per-channel `(mean, std)` on a 0–1 scale over the scenes `idxs` (default all), sampling at most `max_pixels`"
+    idxs = range(len(scenes)) if idxs is None else list(idxs)
+    per, rng = max(1, max_pixels // max(len(idxs), 1)), np.random.default_rng(0)
+    ign = None if band_range is None else scenes.ignore_index
+    x = np.concatenate([_pixels(scenes[i], per, rng, ign) for i in idxs]).astype(np.float64)
+    if band_range is None: x = x / 255.
+    else:
+        lo, hi = (np.asarray(v, np.float64) for v in band_range)
+        x = (np.clip(np.where(np.isnan(x), lo, x), lo, hi) - lo) / (hi - lo)
+    return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-3).astype(np.float32)
+
+# %% ../nbs/06_data.ipynb #c023
 class SamplerDL(TfmdDL):
     "A `TfmdDL` whose shuffled passes draw their order from `sampler` (a `sample.WeightedSampler`) at its epoch"
     def __init__(self, dataset=None, sampler:WeightedSampler|None=None,
@@ -136,7 +199,7 @@ class SamplerDL(TfmdDL):
         kwargs.setdefault('shuffle_seed', self.shuffle_seed)
         return super().new(dataset, cls, **kwargs)
 
-# %% ../nbs/06_data.ipynb #c018
+# %% ../nbs/06_data.ipynb #c025
 def _inner_dl(dl):
     "The `SamplerDL` inside fastai's `DistributedDL`, or `dl` itself"
     return dl.dl if isinstance(getattr(dl, 'dl', None), SamplerDL) else dl
@@ -148,7 +211,7 @@ class SamplerEpochCallback(Callback):
         dl = _inner_dl(self.learn.dls.train)
         if isinstance(dl, SamplerDL): dl.set_epoch(self.learn.epoch)
 
-# %% ../nbs/06_data.ipynb #c020
+# %% ../nbs/06_data.ipynb #c027
 def _table_weights(table:pd.DataFrame, weights, positions:np.ndarray) -> np.ndarray:
     "Weights of the rows at `positions`: from an array or Series over the whole table, or a scheme computed on those rows"
     if isinstance(weights, str):
@@ -160,7 +223,7 @@ def _table_weights(table:pd.DataFrame, weights, positions:np.ndarray) -> np.ndar
         weights = weights.loc[table.index]
     return check_weights(weights, len(table))[positions]
 
-# %% ../nbs/06_data.ipynb #c021
+# %% ../nbs/06_data.ipynb #c028
 def train_sampler(table:pd.DataFrame, # the whole patch table
                   positions, # table row positions of the training patches, in dataset order
                   bs:int, # batch size
@@ -182,7 +245,7 @@ def train_sampler(table:pd.DataFrame, # the whole patch table
     pres = table_counts(train)[:, idx] > 0
     return ClassBalancedBatchSampler(w, pres, bs, n, seed, num_replicas, [count_columns(table)[i] for i in idx])
 
-# %% ../nbs/06_data.ipynb #c023
+# %% ../nbs/06_data.ipynb #c030
 def validation_table(table:pd.DataFrame, # the patch table (its training selection is not used)
                      scenes:SceneSet, # the scenes it indexes
                      valid_scenes:list[int], # the validation scenes
@@ -204,34 +267,37 @@ def validation_table(table:pd.DataFrame, # the patch table (its training selecti
     grid['scene'] = np.asarray(valid_scenes)[grid.scene.to_numpy()]
     return grid
 
-# %% ../nbs/06_data.ipynb #c025
+# %% ../nbs/06_data.ipynb #c032
 class PatchDataLoaders(DataLoaders):
     "fastai `DataLoaders` whose `new_empty` (what `Learner.export` pickles) keeps the metadata and drops the data"
-    _meta = ('codes', 'ignore_index', 'colors', 'norm_stats', 'patch_size')
+    _meta = ('codes', 'ignore_index', 'colors', 'norm_stats', 'patch_size', 'n_bands', 'band_range', 'rgb_bands')
     def new_empty(self):
-        "No loaders, no scenes, no table: `codes`, `ignore_index`, `colors`, `norm_stats` and `patch_size` only"
+        "No loaders, no scenes, no table: the metadata `_meta` only (codes, normalisation, band scaling, patch size)"
         res = PatchDataLoaders(path=self.path, device=self.device)
         for k in self._meta: setattr(res, k, getattr(self, k, None))
         return res
 
-# %% ../nbs/06_data.ipynb #c027
+# %% ../nbs/06_data.ipynb #c034
 def train_augment(aug, # None (off), 'default' (`augment.default_aug`), an albumentations pipeline or transform
                   scenes:SceneSet, # the scenes
                   train_scenes, # indices of the training scenes (the copy-paste bank comes from these only)
                   copy_paste=None, # None, a list of classes, or `CopyPaste` options with `classes` (e.g. `onto`, `k`)
-                  seed:int=0) -> AlbumentationsTransform|None:
+                  seed:int=0,
+                  rgb_bands=None, # for images without 3 bands: the bands colour transforms change
+                 ) -> AlbumentationsTransform|None:
     "The item transform of the training split: `aug`, then copy-paste of objects from the training scenes"
     if isinstance(aug, str) and aug != 'default': raise ValueError(f"aug must be None, 'default' or albumentations, got {aug!r}")
     if isinstance(aug, AlbumentationsTransform): aug = aug.aug
-    parts = [] if aug is None else [default_aug(scenes.ignore_index) if isinstance(aug, str) else aug]
+    parts = [] if aug is None else [default_aug(scenes.ignore_index, rgb_bands) if isinstance(aug, str) else aug]
     if copy_paste is not None:
         opts = dict(copy_paste) if isinstance(copy_paste, dict) else {'classes': copy_paste}
         if 'classes' not in opts: raise ValueError(f"copy_paste needs 'classes' (the objects to paste), got {copy_paste!r}")
         bank = ObjectBank.from_scenes(scenes, train_scenes, opts.pop('classes'), seed=seed)
         parts.append(CopyPaste(bank, **opts))
-    return None if not parts else AlbumentationsTransform(A.Compose(parts), seed=seed)
+    return None if not parts else AlbumentationsTransform(A.Compose(parts), seed=seed,
+                                                          rgb_bands=None if isinstance(aug, str) else rgb_bands)
 
-# %% ../nbs/06_data.ipynb #c028
+# %% ../nbs/06_data.ipynb #c035
 def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       scenes:SceneSet, # the scenes the table indexes
                       bs:int=16, # batch size
@@ -248,6 +314,8 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       copy_paste=None, # classes (or `CopyPaste` options) pasted from the training scenes' objects
                       rare_probs=None, # rare-centred training windows: probability per class (index, or name: p)
                       rare_margin:int|None=None, # pixels read around a row for its rare-centred window; default size // 2
+                      band_range=None, # non-8-bit or not 3 bands: per-band `(lo, hi)`; default `band_percentiles` (1, 99)
+                      rgb_bands=None, # bands shown as RGB (and changed by colour augmentation); default the first 3
                       **kwargs) -> PatchDataLoaders:
     "fastai `DataLoaders` reading each patch's window from `scenes`, the training split drawn by `weights`"
     vs = valid_scene_ids(table, valid_scenes, valid_pct, seed)
@@ -257,12 +325,19 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
     full = pd.concat([table, va], ignore_index=True); full.attrs = dict(table.attrs)
     items, n_tr = [*tr.tolist(), *range(len(table), len(full))], len(tr)
     sampler = train_sampler(table, tr, bs, weights, epoch_len, balance, seed, max(1, num_distrib()))
-    mean, std = channel_stats(scenes, np.unique(table.scene.to_numpy()[tr]))
-    size = int(table.h.iloc[0])
+    train_scenes, size = np.unique(table.scene.to_numpy()[tr]), int(table.h.iloc[0])
+    (n_bands, pil), br = scene_bands(scenes), band_range
+    if not pil and br is None:
+        br = (0., 255.) if all(s.image_dtype == np.uint8 for s in scenes) else band_percentiles(scenes, train_scenes)
+    if br is not None: br = tuple(np.broadcast_to(np.asarray(v, np.float32), (n_bands,)).copy() for v in br)
+    if br is not None and not (br[1] > br[0]).all(): raise ValueError(f"band_range needs hi > lo in every band, got {br}")
+    rgb = list(range(min(3, n_bands))) if rgb_bands is None else [int(b) for b in rgb_bands]
+    mean, std = channel_stats(scenes, train_scenes, band_range=br)
     rare = None if rare_probs is None else RareCentredWindow(size, rare_probs, seed=seed, codes=scenes.codes)
-    reader = PatchReader(scenes, full, rare, size // 2 if rare_margin is None else rare_margin, tr)
-    tfm = train_augment(aug, scenes, np.unique(table.scene.to_numpy()[tr]), copy_paste, seed)
-    dblock = DataBlock(blocks=(ImageBlock, MaskBlock(scenes.codes)), get_x=reader.get_x, get_y=reader.get_y,
+    reader = PatchReader(scenes, full, rare, size // 2 if rare_margin is None else rare_margin, tr, br, rgb)
+    tfm = train_augment(aug, scenes, train_scenes, copy_paste, seed, None if n_bands == 3 else rgb)
+    img_block = ImageBlock if pil else TransformBlock(batch_tfms=IntToFloatTensor)
+    dblock = DataBlock(blocks=(img_block, MaskBlock(scenes.codes)), get_x=reader.get_x, get_y=reader.get_y,
                        splitter=lambda o: (list(range(n_tr)), list(range(n_tr, len(o)))),
                        item_tfms=[] if tfm is None else [tfm],
                        batch_tfms=[*([Dihedral()] if augment and tfm is None else []), Normalize.from_stats(mean, std)])
@@ -272,16 +347,17 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
     dls = PatchDataLoaders(*dls.loaders, path=dls.path, device=dls.device)
     dls.codes, dls.ignore_index, dls.colors, dls.table = list(scenes.codes), scenes.ignore_index, scenes.colors, full
     dls.norm_stats, dls.patch_size, dls.reader = (mean.tolist(), std.tolist()), int(table.h.max()), reader
+    dls.n_bands, dls.band_range, dls.rgb_bands = n_bands, None if br is None else tuple(v.tolist() for v in br), rgb
     dls.train.reader = reader
     return dls
 
-# %% ../nbs/06_data.ipynb #c046
+# %% ../nbs/06_data.ipynb #c057
 def _rank_share(idxs:np.ndarray, rank:int, world_size:int) -> np.ndarray:
     "The share of an epoch that fastai's `DistributedDL` gives `rank`: padded cyclically, then cut in contiguous parts"
     n_p = math.ceil(len(idxs) / world_size) * world_size
     return np.resize(idxs, n_p)[rank * n_p // world_size:(rank + 1) * n_p // world_size]
 
-# %% ../nbs/06_data.ipynb #c047
+# %% ../nbs/06_data.ipynb #c058
 def batch_items(dl, # a `SamplerDL`, or fastai's `DistributedDL` around one
                 i:int, # batch number in the current pass
                 table_positions:bool=True, # table row positions, else positions in the loader's dataset

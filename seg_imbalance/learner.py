@@ -45,13 +45,16 @@ def seg_learner(dls, # from `data.patch_dataloaders` (carries `codes`, `ignore_i
                 encoder_name:str='resnet18',
                 loss_func=None, # default `losses.WeightedCrossEntropy` (unweighted); any loss gets the ignore index
                 watch:list|None=None, # classes (names or indices) whose IoU is logged; default the two rarest
-                in_channels:int=3,
+                in_channels:int|None=None, # image bands; default the data's (`dls.n_bands`, else 3)
                 weights_path=None, # local encoder weights
                 model_kwargs:dict|None=None, # passed to `models.seg_model`
                 cbs=None, # more callbacks; `data.SamplerEpochCallback` is always added
                 **kwargs) -> Learner:
     "A fastai `Learner` for semantic segmentation with per-class IoU metrics"
-    codes, ign = list(dls.codes), dls.ignore_index
+    codes, ign, bands = list(dls.codes), dls.ignore_index, getattr(dls, 'n_bands', None)
+    if in_channels is None: in_channels = bands or 3
+    if bands is not None and bands != in_channels:
+        raise ValueError(f"in_channels={in_channels} but the data have {bands} bands")
     n = len(codes)
     model = seg_model(n, arch, encoder_name, in_channels=in_channels, weights_path=weights_path, **(model_kwargs or {}))
     loss_func = set_loss_ignore(WeightedCrossEntropy() if loss_func is None else loss_func, ign)
@@ -62,5 +65,6 @@ def seg_learner(dls, # from `data.patch_dataloaders` (carries `codes`, `ignore_i
     mean, std = getattr(dls, 'norm_stats', None) or (None, None)
     learn.seg_info = dict(codes=codes, ignore_index=ign, mean=mean, std=std, scale=255.,
                           patch_size=getattr(dls, 'patch_size', None), colors=getattr(dls, 'colors', None),
-                          in_channels=in_channels)
+                          in_channels=in_channels, band_range=getattr(dls, 'band_range', None),
+                          rgb_bands=getattr(dls, 'rgb_bands', None))
     return learn

@@ -20,6 +20,7 @@ from .models import AuxLoss, AuxOutputCallback, AutocastCallback
 from .learner import seg_learner
 from .callbacks import HardExampleMining, ClassExposure
 from .interpret import evaluate_scenes
+from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
 __all__ = ['LOSSES', 'RECIPE_KEYS', 'RECIPES', 'Recipe', 'check_recipe', 'get_recipe', 'recommend', 'recipe_rare', 'recipe_loss',
@@ -227,7 +228,7 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
             *([AutocastCallback('bf16')] if r.precision == 'bf16' else []), *(cbs or [])]
     learn = seg_learner(dls, r.arch, r.encoder, loss_func=loss, model_kwargs=mkw, cbs=more,
                         watch=rare[:2] or None)
-    if quiet: learn.no_bar(); learn.recorder.silent = True
+    if quiet: learn.remove_cb(ProgressCallback); learn.recorder.silent = True
     learn.fit_one_cycle(epochs, r.lr)
     learn.recipe, learn.rare, learn.steps = r, rare, epochs * (epoch_len // bs)
     return learn
