@@ -14,7 +14,7 @@ from fastprogress.fastprogress import progress_bar
 from fastai.data.transforms import Normalize, IntToFloatTensor
 from .io import Scene
 from .checks import positive_int
-from .table import table_counts, class_index
+from .table import table_counts, class_index, counted_classes
 from .stats import window_counts_at
 from .metrics import confusion, class_table, summary, per_class_iou
 
@@ -418,7 +418,8 @@ def plot_confusion(cm, # confusion matrix (C, C), rows = truth: tensor, array or
         raise ValueError(f"cm has shape {cm.shape}, expected ({len(codes)}, {len(codes)}) for the codes")
     if normalize not in ('true', 'pred', 'all', None):
         raise ValueError(f"normalize must be 'true', 'pred', 'all' or None, got {normalize!r}")
-    rows = [c for c in range(len(codes)) if c != ignore_index]
+    if ignore_index is not None and not 0 <= ignore_index < len(codes): ignore_index = None # not a code: no row
+    rows = counted_classes(len(codes), ignore_index)
     cols = rows + ([ignore_index] if ignore_index is not None and cm[rows, ignore_index].sum() > 0 else [])
     m = cm[rows]
     den = {'true': m.sum(1, keepdims=True), 'pred': m.sum(0, keepdims=True), 'all': m.sum(keepdims=True), None: None}

@@ -1,5 +1,6 @@
 "GeoTIFF scenes through rasterio (windows, bands, nodata) and the shared disk cache of decoded PNG/JPG scenes."
 import pickle, sys
+from pathlib import Path
 import numpy as np, pytest
 from PIL import Image
 import seg_imbalance.io as sio
@@ -215,3 +216,26 @@ def test_four_band_uint16_trains_and_predicts(tmp_path):
     assert len(learn.recorder.losses) == 1 and np.isfinite(learn.recorder.losses[0].item())
     pred = learn.predict(len(t))[0] # the first validation row
     assert tuple(pred.shape) == (64, 64) and set(np.unique(pred.numpy())) <= set(range(4))
+
+def test_train_command_and_whole_scene_prediction_on_geotiffs(tmp_path):
+    "`seg-imbalance train` on a 4-band uint16 GeoTIFF folder, then the exported learner predicts a whole scene"
+    import os, subprocess, sys
+    from fastai.learner import load_learner
+    from seg_imbalance.interpret import predict_scene
+    rng = np.random.default_rng(1)
+    f = tmp_path/'geo'; (f/'images').mkdir(parents=True); (f/'masks').mkdir()
+    (f/'codes.txt').write_text('\n'.join(CODES) + '\n'); (f/'ignore_index.txt').write_text(f'{IGN}\n')
+    for k in range(4):
+        lab = np.repeat(np.repeat(rng.integers(0, 4, (8, 8)), 16, 0), 16, 1).astype(np.uint8); lab[:10, :10] = 255
+        img = (lab[..., None].astype(np.uint16) * 900 + 1000 + rng.integers(0, 300, (128, 128, 4))).astype(np.uint16)
+        write_tif(f/'images'/f's{k}.tif', img); write_tif(f/'masks'/f's{k}.tif', lab, nodata=255)
+    env = {**os.environ, 'NO_ALBUMENTATIONS_UPDATE': '1', 'MPLBACKEND': 'Agg'}
+    r = subprocess.run([str(Path(sys.executable).parent/'seg-imbalance'), 'train', str(f), '--recipe', 'baseline',
+                        '--size', '64', '--steps', '2', '--bs', '4', '--valid-pct', '0.25', '--out', str(tmp_path/'out')],
+                       capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    learn = load_learner(tmp_path/'out'/'model.pkl')
+    assert learn.seg_info['in_channels'] == 4 and learn.seg_info['band_range'] is not None
+    scene = read_scene_folder(f)[0]
+    pred = predict_scene(learn, scene)
+    assert pred.shape == (128, 128) and set(np.unique(pred)) <= set(range(len(CODES)))
