@@ -41,8 +41,13 @@ case "${1:-}" in
   test)
     shift; ensure_env; start=$(date +%s)
     check_sync
-    echo "== nbdev-test (every notebook; cells flagged slow/cuda skipped)"
-    nbdev-test --n-workers 2 "$@"
+    echo "== nbdev-test (each notebook in a fresh process, two at a time; cells flagged slow/cuda skipped)"
+    # nbdev-test --n-workers reuses worker processes, so one notebook's imports (fastai patches torch.Tensor) leak
+    # into the next; a fresh process per notebook tests each one as a reader runs it.
+    export NBTEST_ARGS="$*"
+    ls nbs/*.ipynb | grep -v '/_' | xargs -P 2 -n 1 bash -c 'out=$(nbdev-test $NBTEST_ARGS "$0" 2>&1) \
+      && echo "  ok    $0" || { echo "  FAIL  $0"; echo "$out" | tail -40; exit 255; }' \
+      || { echo "FAILED: nbdev-test"; exit 1; }
     echo "== pytest tests/"
     python -m pytest tests -q -p no:cacheprovider
     echo "== total $(( $(date +%s) - start )) s" ;;
