@@ -51,6 +51,10 @@ def run_demo(out:str|Path='demo_out', # output folder
         lr = r['learn'].recorder
         pd.DataFrame(lr.values, columns=lr.metric_names[1:-1]).to_csv(out/f'history_{n}.csv', index_label='epoch')
     _demo_figure({n: r['learn'] for n, r in runs.items()}, ss, valid[0]).savefig(out/'predictions.png', dpi=80)
+    from seg_imbalance.interpret import error_gallery # where each model fails on the rarest class
+    rarest = min(list(rec.rare) or [c for c in ss.codes if train[c].sum() > 0], key=lambda c: train[c].sum())
+    for n, r in runs.items():
+        error_gallery(r['learn'], ss, rarest, valid, n=3, size=patch * 2).savefig(out/f'errors_{n}.png', dpi=70)
     return {'table': comp, 'summary': summ, 'out': out, 'recipe': rec}
 
 # %% ../nbs/13_cli.ipynb #c009

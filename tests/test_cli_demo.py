@@ -16,7 +16,8 @@ def test_demo_compares_baseline_and_recommended(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert 'Recommended recipe, because' in r.stdout and 'rare-class mIoU' in r.stdout
     for name in CLASSES: assert name in r.stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['comparison.csv', 'comparison.md', 'history_baseline.csv',
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['comparison.csv', 'comparison.md', 'errors_baseline.png',
+                                                         'errors_recommended.png', 'history_baseline.csv',
                                                          'history_recommended.csv', 'predictions.png', 'summary.json']
     comp = pd.read_csv(tmp_path / 'comparison.csv', index_col='class')
     assert list(comp.columns) == ['IoU baseline', 'F1 baseline', 'recall baseline', 'IoU recommended', 'F1 recommended',
