@@ -9,7 +9,7 @@ import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
 from fastai.callback.core import Callback
 from .table import table_counts, class_index, counted_classes
-from .data import SamplerDL, batch_items
+from .data import SamplerDL, batch_items, sampler_dl
 from .metrics import all_reduce_sum
 from .learner import rarest_classes
 
@@ -57,7 +57,7 @@ class HardExampleMining(Callback):
         self.rare_classes, self.blend, self.floor, self.cap = classes, blend, floor, cap
     def before_fit(self):
         dl = self.learn.dls.train
-        if isinstance(getattr(dl, 'dl', None), SamplerDL): dl = dl.dl # inside fastai's DistributedDL
+        dl = sampler_dl(dl) # inside fastai's DistributedDL too
         if not isinstance(dl, SamplerDL) or dl.sampler is None:
             raise ValueError("HardExampleMining needs a training loader with a sampler: patch_dataloaders(..., "
                              "weights=...)")

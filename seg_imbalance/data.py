@@ -22,7 +22,7 @@ import albumentations as A
 
 # %% auto #0
 __all__ = ['BandImage', 'PatchReader', 'valid_scene_ids', 'scene_splitter', 'scene_bands', 'band_percentiles', 'channel_stats',
-           'SamplerDL', 'SamplerEpochCallback', 'train_sampler', 'validation_table', 'PatchDataLoaders',
+           'SamplerDL', 'sampler_dl', 'SamplerEpochCallback', 'train_sampler', 'validation_table', 'PatchDataLoaders',
            'train_augment', 'patch_dataloaders', 'batch_items']
 
 # %% ../nbs/06_data.ipynb #c005
@@ -203,7 +203,7 @@ class SamplerDL(TfmdDL):
         return super().new(dataset, cls, **kwargs)
 
 # %% ../nbs/06_data.ipynb #c025
-def _inner_dl(dl):
+def sampler_dl(dl):
     "The `SamplerDL` inside fastai's `DistributedDL`, or `dl` itself"
     return dl.dl if isinstance(getattr(dl, 'dl', None), SamplerDL) else dl
 
@@ -211,7 +211,7 @@ class SamplerEpochCallback(Callback):
     "Before each training epoch, set the training loader's sampler epoch to fastai's `epoch`"
     order = 5 # before the callbacks that read or change the sampler
     def before_epoch(self):
-        dl = _inner_dl(self.learn.dls.train)
+        dl = sampler_dl(self.learn.dls.train)
         if isinstance(dl, SamplerDL): dl.set_epoch(self.learn.epoch)
 
 # %% ../nbs/06_data.ipynb #c027

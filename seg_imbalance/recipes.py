@@ -12,7 +12,7 @@ from .io import SceneSet, read_scene_folder
 from .table import table_counts, count_columns, class_index, counted_classes
 from .stats import ImbalanceReport, class_weights
 from .crop import tile, guided_select
-from .weights import PATCH_SCHEMES
+from .weights import PATCH_SCHEMES, presence_weights
 from .data import patch_dataloaders, valid_scene_ids
 from .pixel_losses import WeightedCrossEntropy, FocalLoss
 from .losses import DiceLoss, TverskyLoss, FocalTverskyLoss, LovaszSoftmaxLoss, ComboLoss
@@ -214,10 +214,10 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
         table = pd.concat([keep, table[table.scene.isin(valid_scenes)]]); table.attrs = dict(keep.attrs)
         tr = np.flatnonzero(~table.scene.isin(valid_scenes).to_numpy())
     epochs, epoch_len = _budget(len(tr), steps, bs)
-    w = r.weights or 'uniform'
-    wkw = {'presence': lambda: np.asarray(_presence(table, tr, rare))}.get(w)
+    w = r.weights or 'uniform' # presence weights need targets: ×3 per rare class a row holds (a per-row property)
+    if w == 'presence': w = presence_weights(table, rare, 3.) if rare else 'uniform'
     dls = patch_dataloaders(table, scenes, bs=bs, valid_scenes=valid_scenes, seed=seed, num_workers=num_workers,
-                            weights=wkw() if wkw is not None else w, epoch_len=epoch_len,
+                            weights=w, epoch_len=epoch_len,
                             balance=rare[:max(1, bs // 2)] if r.balance and rare else None,
                             aug=r.aug, copy_paste=rare if r.copy_paste and rare else None,
                             rare_probs={c: 1. for c in rare} if r.rare_windows and rare else None)
@@ -234,18 +234,12 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
     return learn
 
 # %% ../nbs/11a_recipes.ipynb #c022
-def _presence(table, tr, rare):
-    "Presence weights (×3 per rare class held) over the whole table; only the training rows are used"
-    from seg_imbalance.weights import presence_weights
-    return presence_weights(table, rare, 3.) if rare else np.ones(len(table))
-
-# %% ../nbs/11a_recipes.ipynb #c023
 def _last_metric(learn, name:str) -> float:
     "The last epoch's value of the recorded metric `name`"
     names = learn.recorder.metric_names[1:-1]
     return float(learn.recorder.values[-1][names.index(name)])
 
-# %% ../nbs/11a_recipes.ipynb #c024
+# %% ../nbs/11a_recipes.ipynb #c023
 def run_recipe(recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes:list[int],
                rare:list|None=None, # classes of `rare_miou`; default the recipe's rare classes
                steps:int=300, bs:int=16, seed:int=0, overlap:float=0.25, quiet:bool=True, **kwargs) -> dict:
@@ -262,7 +256,7 @@ def run_recipe(recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes:list[in
                recipe=dataclasses.asdict(learn.recipe))
     return {'record': rec, 'learn': learn, 'table': tab}
 
-# %% ../nbs/11a_recipes.ipynb #c029
+# %% ../nbs/11a_recipes.ipynb #c028
 @functools.lru_cache(maxsize=2)
 def _load(spec:str):
     d = json.loads(spec)
@@ -288,7 +282,7 @@ def load_data(data:dict) -> tuple:
     "`(scenes, table, valid_scenes, rare)` of a data dict: `source` ('demo' or a folder), `size`, splits or `valid_pct`"
     return _load(json.dumps(data, sort_keys=True))
 
-# %% ../nbs/11a_recipes.ipynb #c030
+# %% ../nbs/11a_recipes.ipynb #c029
 def run_one(config:dict, # a recipe (`base` or the fields of `Recipe`) plus `name`
             seed:int, budget:dict|None=None, # `steps`, `bs`
             data:dict|None=None, # see `load_data`
