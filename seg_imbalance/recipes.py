@@ -23,8 +23,9 @@ from .interpret import evaluate_scenes
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['LOSSES', 'RECIPE_KEYS', 'RECIPES', 'Recipe', 'check_recipe', 'get_recipe', 'recommend', 'recipe_rare', 'recipe_loss',
-           'fit_recipe', 'run_recipe', 'load_data', 'run_one']
+__all__ = ['LOSSES', 'RECIPE_KEYS', 'RECIPES', 'ARTICLE_KEYS', 'IMAGENET_STATS', 'Recipe', 'check_recipe', 'get_recipe',
+           'recommend', 'recipe_rare', 'recipe_loss', 'fit_recipe', 'run_recipe', 'load_data', 'ArticleWindows',
+           'article_weights', 'article_run', 'run_one']
 
 # %% ../nbs/11a_recipes.ipynb #c005
 LOSSES = ('ce', 'wce', 'focal', 'dice', 'dice_focal', 'tversky', 'focal_tversky', 'lovasz')
@@ -282,12 +283,86 @@ def load_data(data:dict) -> tuple:
     "`(scenes, table, valid_scenes, rare)` of a data dict: `source` ('demo' or a folder), `size`, splits or `valid_pct`"
     return _load(json.dumps(data, sort_keys=True))
 
+# %% ../nbs/11a_recipes.ipynb #art02
+ARTICLE_KEYS = ('pipeline', 'factor', 'lr', 'aug', 'encoder')
+IMAGENET_STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+
+class ArticleWindows(torch.utils.data.Dataset):
+    "Training windows `(x, y)` as a plain PyTorch user reads them: image / 255, ImageNet statistics, albumentations"
+    def __init__(self, scenes:SceneSet, table:pd.DataFrame, rows, aug=None):
+        self.scenes, self.aug = scenes, aug
+        self.win = table[['scene', 'y', 'x', 'h', 'w']].to_numpy(np.int64)[np.asarray(rows, np.int64)]
+        self.mean, self.std = (np.asarray(v, np.float32) for v in IMAGENET_STATS)
+    def __len__(self): return len(self.win)
+    def __getitem__(self, i):
+        s, y, x, h, w = (int(v) for v in self.win[i])
+        img, m = self.scenes[s].read_image((y, x, h, w)), self.scenes[s].read_mask((y, x, h, w))
+        if self.aug is not None: d = self.aug(image=img, mask=m); img, m = d['image'], d['mask']
+        img = (img.astype(np.float32) / 255. - self.mean) / self.std
+        return torch.from_numpy(img.transpose(2, 0, 1).copy()), torch.from_numpy(m.astype(np.int64))
+
+# %% ../nbs/11a_recipes.ipynb #art03
+def article_weights(table:pd.DataFrame, rows, rare:list, factor:float=3.) -> np.ndarray:
+    "The article's oversampling: a patch holding any rare class is drawn `factor` times as often"
+    codes, ign = count_columns(table), table.attrs.get('ignore_index')
+    idx = [class_index(codes, c, ign, 'rare class') for c in rare]
+    held = (table_counts(table)[np.asarray(rows, np.int64)][:, idx] > 0).any(1) if idx else np.zeros(len(rows), bool)
+    return np.where(held, float(factor), 1.)
+
+def article_run(config:dict, # `name` plus `ARTICLE_KEYS`: factor (3), lr (1e-3), aug ('article' or 'none'), encoder
+                seed:int, budget:dict|None=None, data:dict|None=None) -> dict:
+    "The article's pipeline with SMP, albumentations and a plain PyTorch loop, scored on whole scenes: a record"
+    import segmentation_models_pytorch as smp, albumentations as A
+    from types import SimpleNamespace
+    bad = [k for k in config if k not in ('name', *ARTICLE_KEYS)]
+    if bad: raise ValueError(f"unknown article pipeline key {bad[0]!r}: the keys are {', '.join(ARTICLE_KEYS)}")
+    budget, data = budget or {}, data or {'source': 'demo'}
+    steps, bs = int(budget.get('steps', 300)), int(budget.get('bs', 16))
+    lr, factor, aug = float(config.get('lr', 1e-3)), float(config.get('factor', 3.)), config.get('aug', 'article')
+    if aug not in ('article', 'none'): raise ValueError(f"aug must be 'article' or 'none', got {aug!r}")
+    ss, table, valid, rare = load_data(data)
+    tr = np.flatnonzero(~table.scene.isin(valid).to_numpy())
+    rare = list(rare) if rare else recipe_rare(Recipe(), table, tr)
+    torch.manual_seed(seed); np.random.seed(seed)
+    dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    tfm = None if aug == 'none' else A.Compose([A.HorizontalFlip(), A.VerticalFlip(), A.RandomRotate90(),
+                                                 A.RandomBrightnessContrast()], seed=seed)
+    sampler = torch.utils.data.WeightedRandomSampler(torch.as_tensor(article_weights(table, tr, rare, factor)),
+                                                     steps * bs, replacement=True,
+                                                     generator=torch.Generator().manual_seed(seed))
+    dl = torch.utils.data.DataLoader(ArticleWindows(ss, table, tr, tfm), bs, sampler=sampler, drop_last=True,
+                                     num_workers=int(budget.get('num_workers', 0)))
+    n, ign = len(ss.codes), ss.ignore_index
+    model = smp.Unet(config.get('encoder', 'resnet18'), encoder_weights=None, classes=n).to(dev)
+    dice, focal = smp.losses.DiceLoss('multiclass', ignore_index=ign), smp.losses.FocalLoss('multiclass',
+                                                                                          ignore_index=ign)
+    opt, t0 = torch.optim.Adam(model.parameters(), lr=lr), time.time()
+    model.train()
+    for x, y in dl:
+        x, y = x.to(dev), y.to(dev)
+        out = model(x); loss = dice(out, y) + focal(out, y)
+        if not torch.isfinite(loss): raise ValueError(f"the article pipeline's loss is {loss.item()} (seed {seed})")
+        opt.zero_grad(); loss.backward(); opt.step()
+    train_s = time.time() - t0
+    info = dict(codes=list(ss.codes), ignore_index=ign, mean=IMAGENET_STATS[0], std=IMAGENET_STATS[1], scale=255.,
+                patch_size=int(table['h'].max()), in_channels=3, colors=None, band_range=None)
+    tab = evaluate_scenes(SimpleNamespace(model=model, seg_info=info), ss, valid, progress=False, rare=rare or None)
+    s = tab.attrs['summary']
+    rec = {m.lower(): {c: float(v) for c, v in tab[m].items()} for m in ('IoU', 'F1', 'precision', 'recall')}
+    rec.update(miou=s['mIoU'], rare_miou=s.get('rare_miou', float('nan')), pixel_accuracy=s['pixel accuracy'],
+               rare=rare, steps=len(dl), train_s=train_s,
+               recipe={'pipeline': 'article', 'lr': lr, 'factor': factor, 'aug': aug, 'loss': 'smp dice + focal',
+                       'sampler': 'torch WeightedRandomSampler', 'model': 'smp.Unet, no attention',
+                       'schedule': 'Adam, constant lr'})
+    return rec
+
 # %% ../nbs/11a_recipes.ipynb #c029
 def run_one(config:dict, # a recipe (`base` or the fields of `Recipe`) plus `name`
             seed:int, budget:dict|None=None, # `steps`, `bs`
             data:dict|None=None, # see `load_data`
            ) -> dict:
-    "One ablation run: train the config's recipe (`recipe = 'auto'`: `recommend`'s) at the budget, on whole scenes"
+    "One ablation run: the config's recipe (`recipe = 'auto'`: `recommend`'s; `pipeline = 'article'`: `article_run`)"
+    if config.get('pipeline') == 'article': return article_run(config, seed, budget, data)
     budget, data = budget or {}, data or {'source': 'demo'}
     cfg = {k: v for k, v in config.items() if k != 'name'}
     if 'recipe' in cfg: cfg['base'] = cfg.pop('recipe')
