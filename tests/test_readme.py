@@ -14,3 +14,9 @@ def test_readme_commands_are_run_sh_and_ci_uses_them():
     assert cmds == ['demo', 'test']
     assert 'bash run.sh test' in (root / '.ci' / 'run').read_text()
     assert all(f'  {c})' in (root / 'run.sh').read_text() for c in cmds)
+
+def test_readme_results_block_follows_the_results_files():
+    "The measured tables in the README are generated from nbs/results; a results file that changes makes this fail"
+    import subprocess, sys
+    p = subprocess.run([sys.executable, str(root / 'tools' / 'readme_results.py'), '--check'], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr + p.stdout
