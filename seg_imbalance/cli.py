@@ -179,6 +179,8 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     r = recommend(rep, bs=bs) if recipe == 'auto' else get_recipe(recipe)
     steps = steps or max(1, epochs * len(train) // bs)
     learn = fit_recipe(r, ss, table, valid, steps, bs, seed, quiet=quiet)
+    from fastai.torch_core import rank_distrib, num_distrib
+    if rank_distrib() > 0: return {'report': rep, 'recipe': r, 'rank': rank_distrib()} # rank 0 measures and writes
     tab = evaluate_scenes(learn, ss, valid, progress=not quiet, rare=learn.rare or None)
     learn.path = out; learn.export('model.pkl')
     tab.to_csv(out/'per_class.csv'); (out/'per_class.md').write_text(markdown_table(tab))
@@ -186,7 +188,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     pd.DataFrame(rec.values, columns=rec.metric_names[1:-1]).to_csv(out/'history.csv', index_label='epoch')
     plot_confusion(tab.attrs['cm'], ss.codes, ss.ignore_index).savefig(out/'confusion.png', dpi=80)
     summ = {**tab.attrs['summary'], 'recipe': r.name, 'reasons': list(r.reasons), 'rare': learn.rare,
-            'steps': learn.steps, 'n_valid_scenes': len(valid)}
+            'steps': learn.steps, 'n_valid_scenes': len(valid), 'processes': max(1, num_distrib())}
     (out/'summary.json').write_text(json.dumps(summ, indent=1, default=str))
     return {'report': rep, 'recipe': r, 'table': tab, 'summary': summ, 'out': out}
 
@@ -194,6 +196,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
 def _cmd_train(a) -> int:
     try: res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out)
     except ValueError as e: raise SystemExit(f"seg-imbalance train: {e}")
+    if res.get('rank'): return 0 # another process of a distributed run: rank 0 reports
     print(f"Class imbalance of the training scenes: {res['report'].setting}")
     print(res['report'].table.to_string(float_format=lambda v: f'{v:.3g}'))
     print(f"\nRecipe {res['recipe'].name}:" + ''.join(f"\n  - {w}" for w in res['recipe'].reasons))

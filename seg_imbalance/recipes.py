@@ -24,8 +24,8 @@ from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
 __all__ = ['LOSSES', 'RECIPE_KEYS', 'RECIPES', 'ARTICLE_KEYS', 'IMAGENET_STATS', 'Recipe', 'check_recipe', 'get_recipe',
-           'recommend', 'recipe_rare', 'recipe_loss', 'fit_recipe', 'run_recipe', 'load_data', 'ArticleWindows',
-           'article_weights', 'article_run', 'run_one']
+           'recommend', 'recipe_rare', 'recipe_loss', 'distributed_fit', 'fit_recipe', 'run_recipe', 'load_data',
+           'ArticleWindows', 'article_weights', 'article_run', 'run_one']
 
 # %% ../nbs/11a_recipes.ipynb #c005
 LOSSES = ('ce', 'wce', 'focal', 'dice', 'dice_focal', 'tversky', 'focal_tversky', 'lovasz')
@@ -196,6 +196,25 @@ def _budget(n_train:int, steps:int, bs:int) -> tuple[int, int]:
     epochs = math.ceil(steps / per)
     return epochs, steps // epochs * bs
 
+# %% ../nbs/11a_recipes.ipynb #dist22
+def _gloo_broadcast(self, t, rank):
+    "fastai's `DistributedDL._broadcast` on the tensors of the process group's backend (fastai's needs CUDA)"
+    dev = 'cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu'
+    t = torch.tensor(t, dtype=torch.long, device=dev); torch.distributed.broadcast(t, rank); return t.cpu().tolist()
+
+def distributed_fit(learn, epochs:int, lr:float):
+    "`learn.fit_one_cycle(epochs, lr)`; inside fastai's `distrib_ctx` when launched on several processes"
+    from fastai.torch_core import num_distrib
+    if num_distrib() <= 1: return learn.fit_one_cycle(epochs, lr)
+    import torch.distributed as dist
+    try: from fastai.distributed import DistributedDL
+    except ImportError as e: raise ImportError("distributed training needs accelerate: pip install accelerate") from e
+    if not dist.is_initialized(): dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+    DistributedDL._broadcast = _gloo_broadcast
+    from accelerate import DistributedDataParallelKwargs
+    cuda, unused = torch.cuda.is_available(), DistributedDataParallelKwargs(find_unused_parameters=True)
+    with learn.distrib_ctx(sync_bn=cuda, cpu=not cuda, kwargs_handlers=[unused]): learn.fit_one_cycle(epochs, lr)
+
 # %% ../nbs/11a_recipes.ipynb #c021
 def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
                scenes:SceneSet, # all scenes (training and validation)
@@ -206,7 +225,9 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
                cbs=None, # more callbacks
                quiet:bool=False): # no progress bar or printed epochs
     "Train `recipe` for `steps` optimiser steps; the `Learner`, with `learn.recipe` and `learn.rare`"
-    from fastai.torch_core import set_seed
+    from fastai.torch_core import set_seed, num_distrib
+    import os
+    if num_distrib() > 1 and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     r = get_recipe(recipe); set_seed(seed, reproducible=True)
     tr = np.flatnonzero(~table.scene.isin(valid_scenes).to_numpy())
     rare = recipe_rare(r, table, tr)
@@ -230,8 +251,8 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
     learn = seg_learner(dls, r.arch, r.encoder, loss_func=loss, model_kwargs=mkw, cbs=more,
                         watch=rare[:2] or None)
     if quiet: learn.remove_cb(ProgressCallback); learn.recorder.silent = True
-    learn.fit_one_cycle(epochs, r.lr)
-    learn.recipe, learn.rare, learn.steps = r, rare, epochs * (epoch_len // bs)
+    distributed_fit(learn, epochs, r.lr)
+    learn.recipe, learn.rare, learn.steps = r, rare, epochs * (epoch_len // bs // max(1, num_distrib()))
     return learn
 
 # %% ../nbs/11a_recipes.ipynb #c022
