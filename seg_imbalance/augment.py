@@ -13,6 +13,7 @@ from PIL import Image
 from fastcore.basics import patch
 from fastprogress.fastprogress import progress_bar
 from fastai.vision.core import ItemTransform, PILBase, PILImage, PILMask, TensorImage, TensorMask
+from fastai.torch_core import TensorBase
 from .io import Scene, SceneSet
 from .checks import positive_int
 from .table import class_index
@@ -36,12 +37,14 @@ def _to_arrays(img, msk) -> tuple[np.ndarray, np.ndarray]:
 
 # %% ../nbs/05_augment.ipynb #c010
 def _like(x, arr:np.ndarray):
-    "`arr` in the type of `x`: a fastai PIL image, a PIL image, a tensor (channels first), else the array"
+    "`arr` in the type (and fastai metadata) of `x`: a fastai PIL image, a PIL image, a tensor (channels first), else the array"
     if isinstance(x, PILBase): return type(x).create(np.ascontiguousarray(arr))
     if isinstance(x, Image.Image): return Image.fromarray(np.ascontiguousarray(arr))
     if isinstance(x, torch.Tensor):
         t = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1) if arr.ndim == 3 else arr))
-        return type(x)(t[None] if x.ndim == 3 and t.ndim == 2 else t)
+        out = type(x)(t[None] if x.ndim == 3 and t.ndim == 2 else t)
+        if isinstance(x, TensorBase): out.set_meta(x, as_copy=True) # e.g. a `BandImage`'s `rgb`
+        return out
     return arr
 
 # %% ../nbs/05_augment.ipynb #c013
