@@ -3,6 +3,11 @@
     python benchmarks/sampler_overhead.py                          # demo data: 16 scenes of 512 px, 64 px patches, bs 16
     python benchmarks/sampler_overhead.py --repeat 5 --camvid ../shared/data/camvid   # + the first 60 CamVid scenes, 96 px
 
+Run from the repository root. Each run writes its tables (one row per dataset and sampler) to
+`nbs/results/sampler_overhead.csv` and the header facts (command, machine, patches, batches, plain epoch, model step)
+to `nbs/results/sampler_overhead.json`, which `nbs/04b_sample.ipynb` reads; `--out PREFIX` writes `PREFIX.csv` and
+`PREFIX.json` instead, `--out ''` writes nothing.
+
 For each table it builds the plain training loader (`data.patch_dataloaders` without weights: fastai's shuffling) and
 one per sampler — `uniform`, `presence` (×3 on the rare classes), `repeat_factor`, `rcs`, `inverse_freq` weights and
 class-balanced batches — all drawing one patch per training patch per epoch. Then, over `--repeat` interleaved rounds,
@@ -19,7 +24,8 @@ The hard-example-mining row times `learner.rare_error` + `data.batch_items` + th
 epoch on random logits (the callback's per-batch work; its per-epoch update is timed too).
 Goal: the sampler's cost under 2 % of the epoch.
 """
-import argparse, os, statistics, time, warnings
+import argparse, json, os, platform, statistics, sys, time, warnings
+from pathlib import Path
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 warnings.filterwarnings('ignore')
 import numpy as np, pandas as pd, torch
@@ -29,6 +35,8 @@ from seg_imbalance.crop import tile, table_counts
 from seg_imbalance.sample import patch_weights, table_classes
 from seg_imbalance.data import patch_dataloaders, batch_items
 from seg_imbalance.callbacks import rare_error, hem_update
+
+OUT = Path(__file__).resolve().parents[1] / 'nbs' / 'results' / 'sampler_overhead'
 
 
 def markdown(df: pd.DataFrame) -> str:
@@ -104,7 +112,7 @@ def hem_time(dl, n_classes: int, rare_idx: list[int], ignore_index) -> float:
     return time.perf_counter() - t
 
 
-def bench(name: str, table: pd.DataFrame, scenes: SceneSet, bs: int, repeat: int, model_steps: int, n_rare: int) -> pd.DataFrame:
+def bench(name: str, table: pd.DataFrame, scenes: SceneSet, bs: int, repeat: int, model_steps: int, n_rare: int) -> tuple[pd.DataFrame, dict]:
     rare = rare_classes(table, n_rare)
     dls, wtime = loaders(table, scenes, bs, rare)
     plain = dls['plain']
@@ -130,7 +138,28 @@ def bench(name: str, table: pd.DataFrame, scenes: SceneSet, bs: int, repeat: int
     print(f"plain epoch: load {load['plain']:.2f} s (median of {repeat}); model step {step:.3f} s × {len(plain)} batches "
           f"-> train epoch ≈ {train:.1f} s")
     print(markdown(res))
-    return res
+    info = dict(name=name, patches=len(table), patch_px=int(table.h.iloc[0]), train_patches=len(plain.dataset), bs=bs,
+                batches=len(plain), rare=rare, repeat=repeat, model_steps=model_steps,
+                plain_load_s=round(load['plain'], 4), model_step_s=round(step, 4), train_epoch_s=round(train, 3))
+    return res, info
+
+
+def cpu_name() -> str:
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor()
+
+
+def write(out: str, tables: dict, infos: dict, load0: float):
+    "The tables as `out`.csv (a `dataset` and a `sampler` column first) and the header facts as `out`.json"
+    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+    df = pd.concat(tables, names=['dataset', 'sampler']).reset_index()
+    df.to_csv(out.with_suffix('.csv'), index=False, float_format='%.6g')
+    meta = dict(command=' '.join(['python', 'benchmarks/sampler_overhead.py', *sys.argv[1:]]),
+                machine=dict(cpu=cpu_name(), cpu_count=os.cpu_count(), threads=torch.get_num_threads(),
+                             torch=torch.__version__, load1=f'{load0:.2f}-{os.getloadavg()[0]:.2f}'),
+                datasets=infos)
+    out.with_suffix('.json').write_text(json.dumps(meta, indent=1) + '\n')
+    print('wrote', out.with_suffix('.csv'), 'and', out.with_suffix('.json'))
 
 
 def main():
@@ -143,16 +172,22 @@ def main():
     p.add_argument('--camvid-scenes', type=int, default=60, help='the first N CamVid scenes (keeps the run short)')
     p.add_argument('--camvid-size', type=int, default=96, help='CamVid patch side')
     p.add_argument('--no-demo', action='store_true')
+    p.add_argument('--out', default=str(OUT), help="write PREFIX.csv and PREFIX.json ('' to write nothing)")
     a = p.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    load0, tables, infos = os.getloadavg()[0], {}, {}
     if not a.no_demo:
         ss = synth_sceneset(a.scenes, a.scene_size, seed=0)
-        bench(f'demo ({a.scenes} scenes of {a.scene_size} px)', tile(ss, a.size), ss, a.bs, a.repeat, a.model_steps, 3)
+        tables['demo'], infos['demo'] = bench(f'demo ({a.scenes} scenes of {a.scene_size} px)', tile(ss, a.size), ss,
+                                              a.bs, a.repeat, a.model_steps, 3)
     if a.camvid:
-        if not os.path.isdir(a.camvid): print(f"\n== CamVid: {a.camvid} not found, skipped"); return
-        cv = read_scene_folder(a.camvid)
-        cv = SceneSet(cv.scenes[:a.camvid_scenes], cv.codes, cv.ignore_index)
-        bench(f'CamVid (first {len(cv)} scenes)', tile(cv, a.camvid_size), cv, a.bs, a.repeat, a.model_steps, 4)
+        if not os.path.isdir(a.camvid): print(f"\n== CamVid: {a.camvid} not found, skipped")
+        else:
+            cv = read_scene_folder(a.camvid)
+            cv = SceneSet(cv.scenes[:a.camvid_scenes], cv.codes, cv.ignore_index)
+            tables['camvid'], infos['camvid'] = bench(f'CamVid (first {len(cv)} scenes)', tile(cv, a.camvid_size), cv,
+                                                      a.bs, a.repeat, a.model_steps, 4)
+    if a.out and tables: write(a.out, tables, infos, load0)
 
 
 if __name__ == '__main__':
