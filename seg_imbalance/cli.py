@@ -24,7 +24,7 @@ def markdown_table(df:pd.DataFrame, digits:int=3) -> str:
 
 # %% ../nbs/13_cli.ipynb #c008
 def run_demo(out:str|Path='demo_out', # output folder
-             steps:int=500, seed:int=0, # optimiser steps of each run; seed of data, split and training
+             steps:int=300, seed:int=0, # optimiser steps of each run; seed of data, split and training
              n_scenes:int=12, scene_size:int=512, patch:int=64, bs:int=16,
              encoder:str='resnet18', quiet:bool=False) -> dict:
     "Train the baseline and the recommended recipe on the demo scenes at one budget; write the comparison into `out`"
@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True)
     d = sub.add_parser('demo', help='train the baseline and the recommended recipe on the demo scenes, side by side')
     d.add_argument('--out', default='demo_out', help='output folder (default: demo_out)')
-    d.add_argument('--steps', type=int, default=500, help='optimiser steps of each run (default: 500)')
+    d.add_argument('--steps', type=int, default=300, help='optimiser steps of each run (default: 300)')
     d.add_argument('--seed', type=int, default=0)
     d.add_argument('--scenes', type=int, default=12, help='number of demo scenes')
     d.add_argument('--scene-size', type=int, default=512); d.add_argument('--patch', type=int, default=64)

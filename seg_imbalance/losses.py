@@ -214,6 +214,15 @@ class ComboLoss(SegLoss):
         SegLoss.reduction.fset(self, v)
         for l in getattr(self, 'losses', []):
             if hasattr(l, 'reduction'): l.reduction = v
+    @property
+    def ignore_index(self) -> int|None:
+        "The parts' ignore index (the first one set)"
+        return next((l.ignore_index for l in self.losses if getattr(l, 'ignore_index', None) not in (None, -100)), None)
+    @ignore_index.setter
+    def ignore_index(self, v:int|None):
+        "Give `v` to every part whose ignore index is unset"
+        for l in self.losses:
+            if hasattr(l, 'ignore_index') and l.ignore_index in (None, -100): l.ignore_index = v
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         parts = [l(inp, targ) for l in self.losses]
         if self.reduction == 'none': parts = [p.reshape(len(inp), -1).mean(1) for p in parts]
