@@ -39,8 +39,19 @@ def grid_table(results:Path, baseline:str, anchor:str|None=None) -> tuple[str, d
     md = '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(x) + ' |' for x in rows])
     devices = sorted({str(r.get('device') or r.get('host')) for r in recs})
     wall = pd.Series([r['wall_time'] for r in recs])
-    return md, dict(rare=rare, summary=s, devices=devices, n_runs=len(recs), budget=recs[0]['budget'],
+    ran = next((r['recipe'] for r in recs if r['name'] == 'recommended'), None)
+    return md, dict(rare=rare, summary=s, devices=devices, recommended_ran=ran, n_runs=len(recs), budget=recs[0]['budget'],
                     wall=(wall.median(), wall.sum()), seeds=sorted({r['seed'] for r in recs}))
+
+def _ran(d:dict) -> str:
+    "Which recipe the grid's `recommended` runs used, in words"
+    r = d.get('recommended_ran')
+    if not r: return ''
+    parts = [r['loss'] + (f" with {r['class_weights']} class weights" if r.get('class_weights') else ''),
+             *(['copy-paste'] if r.get('copy_paste') else []), *([f"{r['context']} context"] if r.get('context') else []),
+             *([f"{r['weights']} sampling"] if r.get('weights') else []), *(['class-balanced batches'] if r.get('balance') else [])]
+    return (f" The `recommended` rows ran the `recommend` of their commit, which chose {', '.join(parts)}; "
+            "`recommend` now returns the long-tail recipe with class-balanced batches (`long-tail-balanced`).")
 
 def block() -> str:
     out = [BEGIN, '']
@@ -64,7 +75,8 @@ def block() -> str:
                 + ('' if rec is None else f" `recommend`'s recipe: rare {_f(rec.rare_miou_mean, rec.rare_miou_std)}, "
                    f"mIoU {_f(rec.miou_mean, rec.miou_std)}.") +
                 f" The target of rare-class mIoU ≥ 0.10 with mIoU ≥ 0.34 is "
-                f"{'met' if ((s.rare_miou_mean >= .1) & (s.miou_mean >= .34)).any() else 'not met'} by any config.", '']
+                f"{'met' if ((s.rare_miou_mean >= .1) & (s.miou_mean >= .34)).any() else 'not met'} by any config."
+                + _ran(d), '']
     demo = root/'nbs/results/demo_ablation/results.jsonl'
     if demo.exists() and demo.stat().st_size:
         md, d = grid_table(demo, 'baseline')
@@ -73,7 +85,7 @@ def block() -> str:
                 f"{d['budget']['steps']} steps, seeds {', '.join(map(str, d['seeds']))} ({d['n_runs']} runs on "
                 f"{', '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
                 "`nbs/results/demo_ablation.toml`; command: `seg-imbalance ablate nbs/results/demo_ablation.toml --out "
-                "nbs/results/demo_ablation`.", '', md, '']
+                "nbs/results/demo_ablation`.", '', md, '', _ran(d).strip(), '']
     return '\n'.join(out + [END])
 
 def updated(readme:str) -> str:
