@@ -37,7 +37,7 @@ def grid_table(results:Path, baseline:str, anchor:str|None=None) -> tuple[str, d
         row += [_f(r[f'iou_{c}_mean']) for c in rare]
         rows.append(row)
     md = '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(x) + ' |' for x in rows])
-    devices = sorted({str(r.get('device') or r.get('host')) for r in recs})
+    devices = sorted({str(r.get('device') or f"CPU, host {r.get('host')}") for r in recs})
     wall = pd.Series([r['wall_time'] for r in recs])
     ran = next((r['recipe'] for r in recs if r['name'] == 'recommended'), None)
     return md, dict(rare=rare, summary=s, devices=devices, recommended_ran=ran, n_runs=len(recs), budget=recs[0]['budget'],
