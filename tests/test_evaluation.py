@@ -23,7 +23,7 @@ def void_scenes():
 def test_custom_losses_get_the_ignore_index(void_scenes):
     dls = patch_dataloaders(tile(void_scenes, 64), void_scenes, bs=4, valid_scenes=[3])
     learn = seg_learner(dls, loss_func=ComboLoss(DiceLoss(), FocalLoss(gamma=2)))
-    assert [m.ignore_index for m in learn.loss_func.modules() if hasattr(m, 'ignore_index')] == [6, 6]
+    assert [m.ignore_index for m in learn.loss_func.modules() if hasattr(m, 'ignore_index')] == [6, 6, 6]   # the combo, Dice, focal
     with pytest.raises(ValueError, match='ignore_index=255 but the data ignore 6'):
         seg_learner(dls, loss_func=FocalLoss(ignore_index=255))
 
