@@ -220,9 +220,9 @@ class ComboLoss(SegLoss):
         return next((l.ignore_index for l in self.losses if getattr(l, 'ignore_index', None) not in (None, -100)), None)
     @ignore_index.setter
     def ignore_index(self, v:int|None):
-        "Give `v` to every part whose ignore index is unset"
+        "Give `v` to every part that has an ignore index"
         for l in self.losses:
-            if hasattr(l, 'ignore_index') and l.ignore_index in (None, -100): l.ignore_index = v
+            if hasattr(l, 'ignore_index'): l.ignore_index = v
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         parts = [l(inp, targ) for l in self.losses]
         if self.reduction == 'none': parts = [p.reshape(len(inp), -1).mean(1) for p in parts]
