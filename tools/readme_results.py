@@ -50,8 +50,11 @@ def _ran(d:dict) -> str:
     parts = [r['loss'] + (f" with {r['class_weights']} class weights" if r.get('class_weights') else ''),
              *(['copy-paste'] if r.get('copy_paste') else []), *([f"{r['context']} context"] if r.get('context') else []),
              *([f"{r['weights']} sampling"] if r.get('weights') else []), *(['class-balanced batches'] if r.get('balance') else [])]
+    s, now = d['summary'], 'long-tail-balanced'
+    got = (f": rare {_f(s.loc[now, 'rare_miou_mean'], s.loc[now, 'rare_miou_std'])}, mIoU "
+           f"{_f(s.loc[now, 'miou_mean'], s.loc[now, 'miou_std'])}" if now in s.index else '')
     return (f" The `recommended` rows ran the `recommend` of their commit, which chose {', '.join(parts)}; "
-            "`recommend` now returns the long-tail recipe with class-balanced batches (`long-tail-balanced`).")
+            f"`recommend` now returns the long-tail recipe with class-balanced batches (`{now}`{got}).")
 
 def block() -> str:
     out = [BEGIN, '']
@@ -72,7 +75,7 @@ def block() -> str:
                 f"Highest rare-class mIoU: `{best}`, {_f(s.loc[best, 'rare_miou_mean'], s.loc[best, 'rare_miou_std'])} "
                 f"(mIoU {_f(s.loc[best, 'miou_mean'], s.loc[best, 'miou_std'])}); highest mIoU: `{top}`, "
                 f"{_f(s.loc[top, 'miou_mean'], s.loc[top, 'miou_std'])} (rare {_f(s.loc[top, 'rare_miou_mean'])})."
-                + ('' if rec is None else f" `recommend`'s recipe: rare {_f(rec.rare_miou_mean, rec.rare_miou_std)}, "
+                + ('' if rec is None else f" The `recommended` row: rare {_f(rec.rare_miou_mean, rec.rare_miou_std)}, "
                    f"mIoU {_f(rec.miou_mean, rec.miou_std)}.") +
                 f" The target of rare-class mIoU ≥ 0.10 with mIoU ≥ 0.34 is "
                 f"{'met' if ((s.rare_miou_mean >= .1) & (s.miou_mean >= .34)).any() else 'not met'} by any config."
