@@ -6,11 +6,11 @@ files are then concatenated into one (`ablate.read_results` reads it like any ot
 """
 import sys
 from seg_imbalance.ablate import load_configs, ablate
-from seg_imbalance.recipes import run_one, RECIPE_KEYS, ARTICLE_KEYS
+from seg_imbalance.recipes import run_one, CONFIG_KEYS
 
 if __name__ == '__main__':
     toml, k, n, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    spec = load_configs(toml, allowed_keys=(*RECIPE_KEYS, 'recipe', *ARTICLE_KEYS))
+    spec = load_configs(toml, allowed_keys=CONFIG_KEYS)
     spec['configs'] = spec['configs'][k::n]
     for r in ablate(**spec, run_fn=run_one, results=out, progress=False):
         print(f"{r['name']:24s} seed {r['seed']}  mIoU {r['miou']:.3f}  rare {r['rare_miou']:.3f}  "

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import matplotlib; matplotlib.use('Agg')
 from seg_imbalance.ablate import load_configs, read_results, summarize
-from seg_imbalance.recipes import load_data, get_recipe, fit_recipe, RECIPE_KEYS, ARTICLE_KEYS
+from seg_imbalance.recipes import load_data, config_recipe, fit_recipe, CONFIG_KEYS
 from seg_imbalance.table import table_counts, count_columns
 from seg_imbalance.interpret import evaluate_scenes, error_gallery
 
@@ -22,7 +22,7 @@ res = root/'nbs/results/camvid_ablation'
 if __name__ == '__main__':
     p = argparse.ArgumentParser(); p.add_argument('--best', default=None); p.add_argument('--n', type=int, default=4)
     a = p.parse_args()
-    spec = load_configs(root/'nbs/results/camvid_ablation.toml', allowed_keys=(*RECIPE_KEYS, 'recipe', *ARTICLE_KEYS))
+    spec = load_configs(root/'nbs/results/camvid_ablation.toml', allowed_keys=CONFIG_KEYS)
     data = dict(spec['data']); data['source'] = str((root/data['source']).resolve()) if not Path(data['source']).is_absolute() else data['source']
     recs = read_results(res/'results.jsonl'); rare = recs[0]['rare']
     s = summarize(recs, rare=rare)
@@ -34,11 +34,9 @@ if __name__ == '__main__':
     rarest = min(rare, key=lambda c: px[codes.index(c)])
     out = {'rarest': rarest, 'budget': spec['budget'], 'seed': 0, 'runs': {}}
     for name in ('baseline', best):
-        cfg = {k: v for k, v in next(c for c in spec['configs'] if c['name'] == name).items() if k != 'name'}
-        if 'recipe' in cfg: cfg['base'] = cfg.pop('recipe')
+        r = config_recipe(next(c for c in spec['configs'] if c['name'] == name), table, valid, spec['budget']['bs'])
         t0 = time.time()
-        learn = fit_recipe(get_recipe({'name': name, **cfg}), ss, table, valid, spec['budget']['steps'], spec['budget']['bs'],
-                           seed=0, quiet=True)
+        learn = fit_recipe(r, ss, table, valid, spec['budget']['steps'], spec['budget']['bs'], seed=0, quiet=True)
         tab = evaluate_scenes(learn, ss, valid, progress=False, rare=rare)
         fig = error_gallery(learn, ss, rarest, idxs=valid, n=a.n)
         fig.suptitle(f"{name}: the {a.n} validation windows with the most '{rarest}' errors", fontsize=10, y=1.0)

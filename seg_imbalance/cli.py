@@ -212,8 +212,8 @@ def run_ablate(config:str|Path, out:str|Path='ablate_out', jobs:int=1, baseline:
                progress:bool=True) -> dict:
     "Run (or resume) the ablation of a TOML file; the records, summary and paths written into `out`"
     from seg_imbalance.ablate import load_configs, ablate, summarize, pm_table, plot_class_iou, plot_overcorrection
-    from seg_imbalance.recipes import run_one, RECIPE_KEYS, ARTICLE_KEYS
-    spec = load_configs(config, allowed_keys=(*RECIPE_KEYS, 'recipe', *ARTICLE_KEYS))
+    from seg_imbalance.recipes import run_one, CONFIG_KEYS
+    spec = load_configs(config, allowed_keys=CONFIG_KEYS)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     recs = ablate(**spec, run_fn=run_one, results=out/'results.jsonl', jobs=jobs, progress=progress)
     base = baseline or spec['configs'][0]['name']

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .io import SceneSet, read_scene_folder
-from .table import table_counts, count_columns, class_index, counted_classes
+from .table import table_counts, count_columns, class_index, counted_classes, table_classes
 from .stats import ImbalanceReport, class_weights
 from .crop import tile, guided_select
 from .weights import PATCH_SCHEMES, presence_weights
@@ -23,9 +23,9 @@ from .interpret import evaluate_scenes
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['LOSSES', 'RECIPE_KEYS', 'RECIPES', 'ARTICLE_KEYS', 'IMAGENET_STATS', 'Recipe', 'check_recipe', 'get_recipe',
-           'recommend', 'recipe_rare', 'recipe_loss', 'distributed_fit', 'fit_recipe', 'run_recipe', 'load_data',
-           'ArticleWindows', 'article_weights', 'article_run', 'run_one']
+__all__ = ['LOSSES', 'RECIPE_KEYS', 'RECIPES', 'ARTICLE_KEYS', 'CONFIG_KEYS', 'IMAGENET_STATS', 'Recipe', 'check_recipe',
+           'get_recipe', 'recommend', 'recipe_rare', 'recipe_loss', 'distributed_fit', 'fit_recipe', 'scene_record',
+           'run_recipe', 'load_data', 'ArticleWindows', 'article_weights', 'article_run', 'config_recipe', 'run_one']
 
 # %% ../nbs/11a_recipes.ipynb #c005
 LOSSES = ('ce', 'wce', 'focal', 'dice', 'dice_focal', 'tversky', 'focal_tversky', 'lovasz')
@@ -259,6 +259,15 @@ def _last_metric(learn, name:str) -> float:
     names = learn.recorder.metric_names[1:-1]
     return float(learn.recorder.values[-1][names.index(name)])
 
+# %% ../nbs/11a_recipes.ipynb #screc
+def scene_record(tab:pd.DataFrame, # from `interpret.evaluate_scenes`
+                 **more) -> dict:
+    "A results record of a whole-scene evaluation: per-class IoU/F1/precision/recall, mIoU, rare-class mIoU, `more`"
+    s = tab.attrs['summary']
+    rec = {m.lower(): {c: float(v) for c, v in tab[m].items()} for m in ('IoU', 'F1', 'precision', 'recall')}
+    return {**rec, 'miou': s['mIoU'], 'rare_miou': s.get('rare_miou', float('nan')),
+            'pixel_accuracy': s['pixel accuracy'], **more}
+
 # %% ../nbs/11a_recipes.ipynb #c023
 def run_recipe(recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes:list[int],
                rare:list|None=None, # classes of `rare_miou`; default the recipe's rare classes
@@ -269,11 +278,8 @@ def run_recipe(recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes:list[in
     train_s = time.time() - t0
     rare = list(rare) if rare is not None else learn.rare
     tab = evaluate_scenes(learn, scenes, valid_scenes, overlap=overlap, progress=not quiet, rare=rare or None)
-    s = tab.attrs['summary']
-    rec = {m.lower(): {c: float(v) for c, v in tab[m].items()} for m in ('IoU', 'F1', 'precision', 'recall')}
-    rec.update(miou=s['mIoU'], rare_miou=s.get('rare_miou', float('nan')), pixel_accuracy=s['pixel accuracy'],
-               patch_miou=_last_metric(learn, 'mIoU'), rare=rare, steps=learn.steps, train_s=train_s,
-               recipe=dataclasses.asdict(learn.recipe))
+    rec = scene_record(tab, patch_miou=_last_metric(learn, 'mIoU'), rare=rare, steps=learn.steps, train_s=train_s,
+                       recipe=dataclasses.asdict(learn.recipe))
     return {'record': rec, 'learn': learn, 'table': tab}
 
 # %% ../nbs/11a_recipes.ipynb #c028
@@ -304,6 +310,7 @@ def load_data(data:dict) -> tuple:
 
 # %% ../nbs/11a_recipes.ipynb #art02
 ARTICLE_KEYS = ('pipeline', 'factor', 'lr', 'aug', 'encoder')
+CONFIG_KEYS = (*RECIPE_KEYS, 'recipe', *ARTICLE_KEYS) # what an ablation config of `run_one` may hold
 IMAGENET_STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 class ArticleWindows(torch.utils.data.Dataset):
@@ -323,8 +330,7 @@ class ArticleWindows(torch.utils.data.Dataset):
 # %% ../nbs/11a_recipes.ipynb #art03
 def article_weights(table:pd.DataFrame, rows, rare:list, factor:float=3.) -> np.ndarray:
     "The article's oversampling: a patch holding any rare class is drawn `factor` times as often"
-    codes, ign = count_columns(table), table.attrs.get('ignore_index')
-    idx = [class_index(codes, c, ign, 'rare class') for c in rare]
+    idx = table_classes(table, rare) if rare else []
     held = (table_counts(table)[np.asarray(rows, np.int64)][:, idx] > 0).any(1) if idx else np.zeros(len(rows), bool)
     return np.where(held, float(factor), 1.)
 
@@ -366,14 +372,24 @@ def article_run(config:dict, # `name` plus `ARTICLE_KEYS`: factor (3), lr (1e-3)
     info = dict(codes=list(ss.codes), ignore_index=ign, mean=IMAGENET_STATS[0], std=IMAGENET_STATS[1], scale=255.,
                 patch_size=int(table['h'].max()), in_channels=3, colors=None, band_range=None)
     tab = evaluate_scenes(SimpleNamespace(model=model, seg_info=info), ss, valid, progress=False, rare=rare or None)
-    s = tab.attrs['summary']
-    rec = {m.lower(): {c: float(v) for c, v in tab[m].items()} for m in ('IoU', 'F1', 'precision', 'recall')}
-    rec.update(miou=s['mIoU'], rare_miou=s.get('rare_miou', float('nan')), pixel_accuracy=s['pixel accuracy'],
-               rare=rare, steps=len(dl), train_s=train_s,
-               recipe={'pipeline': 'article', 'lr': lr, 'factor': factor, 'aug': aug, 'loss': 'smp dice + focal',
-                       'sampler': 'torch WeightedRandomSampler', 'model': 'smp.Unet, no attention',
-                       'schedule': 'Adam, constant lr'})
-    return rec
+    return scene_record(tab, rare=rare, steps=len(dl), train_s=train_s,
+                        recipe={'pipeline': 'article', 'lr': lr, 'factor': factor, 'aug': aug,
+                                'loss': 'smp dice + focal', 'sampler': 'torch WeightedRandomSampler',
+                                'model': 'smp.Unet, no attention', 'schedule': 'Adam, constant lr'})
+
+# %% ../nbs/11a_recipes.ipynb #cfgrec
+def config_recipe(config:dict, # an ablation config: `name`, `recipe` (a ready one or 'auto') and `Recipe` fields
+                  table:pd.DataFrame, valid:list[int], # the patch table and validation scenes (for 'auto')
+                  bs:int=16) -> Recipe:
+    "The checked `Recipe` of an ablation config; `recipe = 'auto'` is what `recommend` picks from the training patches"
+    cfg = {k: v for k, v in config.items() if k != 'name'}
+    if 'recipe' in cfg: cfg['base'] = cfg.pop('recipe')
+    if cfg.get('base') == 'auto':
+        from seg_imbalance.stats import imbalance_report
+        train = table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
+        auto = dataclasses.asdict(recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs)); auto.pop('name')
+        cfg = {**auto, **{k: v for k, v in cfg.items() if k != 'base'}}
+    return get_recipe({'name': config.get('name', 'run'), **cfg})
 
 # %% ../nbs/11a_recipes.ipynb #c029
 def run_one(config:dict, # a recipe (`base` or the fields of `Recipe`) plus `name`
@@ -383,17 +399,8 @@ def run_one(config:dict, # a recipe (`base` or the fields of `Recipe`) plus `nam
     "One ablation run: the config's recipe (`recipe = 'auto'`: `recommend`'s; `pipeline = 'article'`: `article_run`)"
     if config.get('pipeline') == 'article': return article_run(config, seed, budget, data)
     budget, data = budget or {}, data or {'source': 'demo'}
-    cfg = {k: v for k, v in config.items() if k != 'name'}
-    if 'recipe' in cfg: cfg['base'] = cfg.pop('recipe')
     ss, table, valid, rare = load_data(data)
-    if cfg.get('base') == 'auto': # the recipe `recommend` picks from the training patches' report
-        from seg_imbalance.stats import imbalance_report
-        train = table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
-        cfg = {**dataclasses.asdict(recommend(imbalance_report(train, batch_sizes=(int(budget.get('bs', 16)),)),
-                                              bs=int(budget.get('bs', 16)))),
-               **{k: v for k, v in cfg.items() if k != 'base'}}
-        cfg.pop('name')
-    r = get_recipe({'name': config.get('name', 'run'), **cfg})
+    r = config_recipe(config, table, valid, int(budget.get('bs', 16)))
     out = run_recipe(r, ss, table, valid, rare=rare, steps=int(budget.get('steps', 300)), bs=int(budget.get('bs', 16)),
                      seed=seed, quiet=True)
     return out['record']

@@ -49,10 +49,11 @@ def _fastai_worker(rank, port, out):
         from seg_imbalance.sample import ClassBalancedBatchSampler
         from seg_imbalance.metrics import all_reduce_sum as _all_sum
 
+        from seg_imbalance.recipes import _gloo_broadcast
+
         class GlooDistributedDL(DistributedDL):
-            "fastai broadcasts rank 0's epoch as a CUDA tensor (nccl); the same broadcast on CPU tensors for gloo"
-            def _broadcast(self, t, rank):
-                t = torch.tensor(t, dtype=torch.long); dist.broadcast(t, rank); return t.tolist()
+            "fastai broadcasts rank 0's epoch as a CUDA tensor (nccl); the library's broadcast (`distributed_fit`) for gloo"
+            _broadcast = _gloo_broadcast
 
         res = {}
         pres = np.zeros((len(WEIGHTS), 2), bool); pres[48, 0] = pres[49, 1] = True

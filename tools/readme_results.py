@@ -37,11 +37,12 @@ def grid_table(results:Path, baseline:str, anchor:str|None=None) -> tuple[str, d
         row += [_f(r[f'iou_{c}_mean']) for c in rare]
         rows.append(row)
     md = '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(x) + ' |' for x in rows])
-    devices = sorted({str(r.get('device') or f"CPU, host {r.get('host')}") for r in recs})
-    wall = pd.Series([r['wall_time'] for r in recs])
+    dev = pd.Series([str(r.get('device') or f"CPU, host {r.get('host')}") for r in recs])
+    wall = pd.Series([r['wall_time'] for r in recs]).groupby(dev).median()
+    devices = [f"{(dev == k).sum()} on {k}, median {v:.0f} s a run" for k, v in wall.items()]
     ran = next((r['recipe'] for r in recs if r['name'] == 'recommended'), None)
     return md, dict(rare=rare, summary=s, devices=devices, recommended_ran=ran, n_runs=len(recs), budget=recs[0]['budget'],
-                    wall=(wall.median(), wall.sum()), seeds=sorted({r['seed'] for r in recs}))
+                    seeds=sorted({r['seed'] for r in recs}))
 
 def _ran(d:dict) -> str:
     "Which recipe the grid's `recommended` runs used, in words"
@@ -64,8 +65,8 @@ def block() -> str:
         best = s.rare_miou_mean.idxmax(); top = s.miou_mean.idxmax(); rec = s.loc['recommended'] if 'recommended' in s.index else None
         out += ['### CamVid: every remedy alone, the recipes and the article\'s own pipeline, at one budget', '',
                 f"U-Net-ResNet18 from scratch, 128 px patches, batch {d['budget']['bs']}, {d['budget']['steps']} optimiser "
-                f"steps, seeds {', '.join(map(str, d['seeds']))} ({d['n_runs']} runs on {', '.join(d['devices'])}; median "
-                f"{d['wall'][0]:.0f} s a run); each run scored on the 101 whole validation images (sliding windows, void "
+                f"steps, seeds {', '.join(map(str, d['seeds']))} ({d['n_runs']} runs: {'; '.join(d['devices'])}); "
+                "each run scored on the 101 whole validation images (sliding windows, void "
                 f"ignored). Rare classes: {', '.join(d['rare'])}. Mean ± std over seeds; Δ = paired gain over the named "
                 "config, seed by seed (wins / pairs). `article-smp` is the article's pipeline built without this toolkit "
                 "(SMP Dice + focal, `WeightedRandomSampler` ×3, SMP Unet without attention, plain PyTorch loop).",
@@ -85,8 +86,8 @@ def block() -> str:
         md, d = grid_table(demo, 'baseline')
         out += ['### Demo scenes: recipes and augmentation remedies', '',
                 f"The 12 synthetic 512 px scenes of `seg-imbalance demo`, 64 px patches, batch {d['budget']['bs']}, "
-                f"{d['budget']['steps']} steps, seeds {', '.join(map(str, d['seeds']))} ({d['n_runs']} runs on "
-                f"{', '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
+                f"{d['budget']['steps']} steps, seeds {', '.join(map(str, d['seeds']))} ({d['n_runs']} runs: "
+                f"{'; '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
                 "`nbs/results/demo_ablation.toml`; command: `seg-imbalance ablate nbs/results/demo_ablation.toml --out "
                 "nbs/results/demo_ablation`.", '', md, '', _ran(d).strip(), '']
     return '\n'.join(out + [END])
