@@ -13,14 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]   # the repository root
 RESULTS = ROOT/'nbs'/'results'               # where the results files the notebooks read live
 
 
-def parser(description:str, quick:str|None=None, out:str|None=None, device:bool=False, repeats:int|None=None,
-           seeds:list[int]|None=None, out_help:str|None=None) -> argparse.ArgumentParser:
-    "An `ArgumentParser` with the shared flags: `--quick` (help `quick`), `--out` (default `out`), `--device`, `--repeats`, `--seeds`"
+def parser(description:str, quick:str|None=None, out:str|None=None, repeats:int|None=None, seeds:list[int]|None=None,
+           out_help:str|None=None) -> argparse.ArgumentParser:
+    "An `ArgumentParser` with the shared flags: `--quick` (help `quick`), `--out` (default `out`), `--repeats`, `--seeds`"
     p = argparse.ArgumentParser(description=description.strip().splitlines()[0])
     if quick is not None: p.add_argument('--quick', action='store_true', help=quick)
     p.add_argument('--out', default=out, help=out_help or
                    f"results file ({'default ' + str(out) if out else 'default: none'}; '' writes none)")
-    if device: p.add_argument('--device', default=None, help="'cpu', 'cuda', 'cuda:1', ... (default: cuda when present, else cpu)")
     if repeats is not None: p.add_argument('--repeats', '--repeat', type=int, default=repeats, help='timed repeats or rounds')
     if seeds is not None: p.add_argument('--seeds', type=int, nargs='+', default=seeds)
     return p
