@@ -3,6 +3,7 @@ and training patches per second read from GeoTIFF windows against decoded PNG sc
 
     nice -n 10 python benchmarks/geotiff.py            # 20,000 × 20,000, 4-band uint16 image + uint8 label raster
     python benchmarks/geotiff.py --quick               # 4,000 × 4,000 (a minute or so)
+    python benchmarks/geotiff.py --out FILE.json       # also write the tables, commit, versions, device
 
 The benchmark writes, in a temporary folder (removed at the end; `--keep` keeps it): a 4-band uint16 image, tiled
 256 px and deflate-compressed (horizontal predictor), with a nodata collar (0 in every band) on its left 3 % of
@@ -29,30 +30,16 @@ Table 3 — the real GeoTIFFs in `../shared/data/geotiff` when present (`--real`
 written by thresholding one band (aligned with the image's transform), `image_nodata='declared'`; table time, the
 ignored share and a windowed read checked against the whole array.
 """
-import argparse, hashlib, json, os, resource, shutil, statistics, subprocess, sys, tempfile, time, warnings
+import argparse, hashlib, json, os, shutil, subprocess, sys, tempfile, time, warnings
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 warnings.filterwarnings('ignore')
 from pathlib import Path
 import numpy as np
+from _common import parser, run_info, write_results, print_table, rss_mb, peak_rss_mb, ROOT
 
 CODES = ['soil', 'grass', 'water', 'building', 'road', 'car']
 MEANS = np.array([[900, 1100, 1300, 2500], [600, 900, 700, 3800], [400, 500, 350, 150],
                   [1800, 1900, 2000, 2200], [1400, 1450, 1500, 1700], [3000, 800, 700, 2600]], np.float32)
-
-
-def peak_rss_mb() -> float:
-    "Peak resident memory of this process in MB: VmHWM (ru_maxrss where /proc is missing)"
-    try:
-        for line in open('/proc/self/status'):
-            if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024
-    except OSError: pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_mb() -> float:
-    for line in open('/proc/self/status'):
-        if line.startswith('VmRSS:'): return int(line.split()[1]) / 1024
-    return float('nan')
 
 
 def labels(rows: slice, W: int, seed: int = 0) -> np.ndarray:
@@ -178,23 +165,16 @@ def real_table(real: Path, folder: Path) -> list[dict]:
     return rows
 
 
-def md(rows: list[dict]) -> str:
-    f = lambda v: f'{v:,.3g}' if isinstance(v, float) else (f'{v:,}' if isinstance(v, int) and not isinstance(v, bool) else str(v))
-    keys = list(rows[0])
-    return '\n'.join(['| ' + ' | '.join(keys) + ' |', '|---' * len(keys) + '|'] + ['| ' + ' | '.join(f(r[k]) for k in keys) + ' |' for r in rows])
-
-
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__doc__, quick='a 4,000² scene and fewer batches')
     p.add_argument('--side', type=int, default=20000)
-    p.add_argument('--quick', action='store_true', help='a 4,000² scene and fewer batches')
     p.add_argument('--batches', type=int, default=40, help='batches per loader measurement')
     p.add_argument('--gdal-cache-mb', type=int, default=256, help='GDAL_CACHEMAX (MB) of the tiling runs that set it')
     p.add_argument('--files', type=Path, default=None, help='reuse image.tif + labels.tif written by an earlier --keep run')
     p.add_argument('--tables', default='tile,loader,real', help='which tables to make (comma-separated)')
-    p.add_argument('--real', type=Path, default=Path(__file__).resolve().parents[1].parent/'shared'/'data'/'geotiff')
+    p.add_argument('--real', type=Path, default=ROOT.parent/'shared'/'data'/'geotiff')
     p.add_argument('--tmp', type=Path, default=None, help='where to write the files (default: the system temp folder)')
-    p.add_argument('--keep', action='store_true'); p.add_argument('--out', type=Path, default=None, help='JSON results')
+    p.add_argument('--keep', action='store_true')
     p.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: print(json.dumps(child_tile(*a.child))); return
@@ -227,18 +207,17 @@ def main():
         same = {r['hash'] for r in rows if 'nodata' not in r['variant']}, {r['hash'] for r in rows if 'nodata' in r['variant']}
         if any(len(s) > 1 for s in same): raise SystemExit(f"tables differ between variants: {rows}")
         res['tile'] = rows
-        if rows: print(f"\n### Patch table of a {side:,}² 4-band uint16 GeoTIFF, 128 px windows (fresh process each)\n")
-        if rows: print(md([dict(variant=r['variant'], GDAL_CACHEMAX=r['GDAL_CACHEMAX'], seconds=r['seconds'], peak_MB=r['peak_mb'], after_imports_MB=r['base_mb'],
-                       patches=r['patches'], ignored_px=r['ignored']) for r in rows]), flush=True)
+        if rows: print_table([dict(variant=r['variant'], GDAL_CACHEMAX=r['GDAL_CACHEMAX'], seconds=r['seconds'], peak_MB=r['peak_mb'],
+                                   after_imports_MB=r['base_mb'], patches=r['patches'], ignored_px=r['ignored']) for r in rows],
+                             title=f"### Patch table of a {side:,}² 4-band uint16 GeoTIFF, 128 px windows (fresh process each)")
         if 'loader' in a.tables:
             res['loader'] = loader_table(folder, big, nb)
-            print(f"\n### Training patches per second, 128 px, bs 16, 2 workers (plain PyTorch DataLoader over `Scene` windows)\n")
-            print(md(res['loader']), flush=True)
+            print_table(res['loader'], title="### Training patches per second, 128 px, bs 16, 2 workers (plain PyTorch DataLoader over `Scene` windows)")
         if 'real' in a.tables:
             res['real'] = real_table(a.real, folder) if a.real.exists() else []
             print(f"\n### Real GeoTIFFs ({a.real})\n")
-            print(md(res['real']) if res['real'] else 'not present: skipped')
-        if a.out: a.out.write_text(json.dumps(res, indent=1)); print('wrote', a.out)
+            print_table(res['real']) if res['real'] else print('not present: skipped')
+        write_results(a.out, res, run_info('cpu'))
     finally:
         if a.keep: print('kept', folder)
         else: shutil.rmtree(folder, ignore_errors=True)

@@ -3,6 +3,7 @@ Unet-resnet18 training step consumes, all measured in the same run.
 
     nice -n 10 python benchmarks/input_pipeline.py            # 24 demo scenes of 512 px, 128 px patches, bs 16
     python benchmarks/input_pipeline.py --quick               # smoke run (small, a minute or so)
+    python benchmarks/input_pipeline.py --out FILE.json       # also write both tables, commit, versions, device
 
 Pipelines (fastai `DataBlock` over the rows of `crop.tile(scenes, 128)`, in-memory demo scenes, scene split
 train / valid, training loader shuffled, `drop_last`):
@@ -12,18 +13,18 @@ train / valid, training loader shuffled, `drop_last`):
   followed by `augment.CopyPaste` (1–3 cars / water bodies / buildings from the training scenes' bank, cars and
   others onto any class, blend σ = 1).
 Each is timed over `--batches` training batches with 0 and with 2 workers; the first batch of a pass (worker start-up)
-is left out, so the figure is steady-state patches per second (median over `--repeat` passes).
+is left out, so the figure is steady-state patches per second (median over `--repeats` passes).
 
 Denominator: the patches per second one training step of an SMP Unet-resnet18 (no pretrained weights, Adam,
 cross-entropy) consumes at bs 16 and 128 px = 16 / median step time over `--steps` steps (CPU, torch threads as set).
 Second table: the cost of each transform alone in ms per 128 px patch (median over `--patches` patches).
 Goals: `full` with 2 workers ≥ 3× what training consumes; copy-paste ≤ 2 ms per patch.
-`--train-device cuda` times the step on a GPU instead (the default when one is present).
+`--device cuda` (alias `--train-device`) times the step on a GPU instead (the default when one is present).
 Notes: on a small machine the loader workers and the model share the same cores during real training. The script sets
 `OMP_WAIT_POLICY=PASSIVE` unless the environment sets it: with OpenMP's default (spinning) waits, an oversubscribed
 machine makes multi-threaded torch ops orders of magnitude slower and the table would measure the contention.
 """
-import argparse, os, statistics, time, warnings
+import os, statistics, time, warnings
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 # OpenMP threads that spin while they wait make every multi-threaded torch op (even torch.stack in the collate) up to
 # 1000x slower on an oversubscribed machine (measured on the shared 2-core box: 280 ms vs 0.1 ms to stack 16 patches)
@@ -37,13 +38,7 @@ from seg_imbalance.crop import tile
 from seg_imbalance.stats import class_counts, class_weights
 from seg_imbalance.augment import (AlbumentationsTransform, default_aug, RareCentredWindow, LocalRareAug, ObjectBank,
                                    CopyPaste)
-
-
-def markdown(df: pd.DataFrame) -> str:
-    "A markdown table, 3 significant digits"
-    f = lambda v: f'{v:.3g}' if isinstance(v, (float, np.floating)) else str(v)
-    lines = ['| | ' + ' | '.join(df.columns) + ' |', '|---' * (len(df.columns) + 1) + '|']
-    return '\n'.join(lines + [f'| {i} | ' + ' | '.join(f(v) for v in r) + ' |' for i, r in zip(df.index, df.itertuples(index=False))])
+from _common import parser, device, run_info, write_results, print_table, timeit
 
 
 class Reader:
@@ -99,13 +94,10 @@ def train_rate(dl, n_classes, steps, bs, device):
     model = seg_model(n_classes, 'Unet', 'resnet18').to(device); opt = torch.optim.Adam(model.parameters(), 1e-3)
     xb, yb = dl.one_batch()
     xb, yb = xb.as_subclass(torch.Tensor).float().to(device), yb.as_subclass(torch.Tensor).long().to(device)
-    sync = torch.cuda.synchronize if str(device).startswith('cuda') else (lambda: None)
-    ts = []
-    for _ in range(steps + 1):
-        sync(); t = time.perf_counter()
+    def step():
         loss = torch.nn.functional.cross_entropy(model(xb), yb); loss.backward(); opt.step(); opt.zero_grad()
-        sync(); ts.append(time.perf_counter() - t)
-    return bs / statistics.median(ts[1:]), statistics.median(ts[1:])
+    med = statistics.median(timeit(step, steps, warmup=1, dev=device))
+    return bs / med, med
 
 
 def transform_costs(scenes, table, train_rows, bank, probs, n):
@@ -134,17 +126,17 @@ def transform_costs(scenes, table, train_rows, bank, probs, n):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = parser(__doc__, quick='smoke run: small data, one pass, one step', repeats=3)
     p.add_argument('--scenes', type=int, default=24); p.add_argument('--scene-size', type=int, default=512)
     p.add_argument('--size', type=int, default=128, help='patch side'); p.add_argument('--bs', type=int, default=16)
     p.add_argument('--batches', type=int, default=16, help='training batches per timed pass')
-    p.add_argument('--repeat', type=int, default=3); p.add_argument('--steps', type=int, default=5, help='training steps timed')
+    p.add_argument('--steps', type=int, default=5, help='training steps timed')
     p.add_argument('--patches', type=int, default=300, help='patches for the per-transform costs')
     p.add_argument('--workers', type=int, nargs='+', default=[0, 2])
-    p.add_argument('--train-device', default='cuda' if torch.cuda.is_available() else 'cpu', help='device of the training step')
-    p.add_argument('--quick', action='store_true', help='smoke run: small data, one pass, one step')
+    p.add_argument('--device', '--train-device', default=None, help='device of the training step (default: cuda when present)')
     a = p.parse_args()
-    if a.quick: a.scenes, a.batches, a.repeat, a.steps, a.patches = 8, 4, 1, 1, 50
+    if a.quick: a.scenes, a.batches, a.repeats, a.steps, a.patches = 8, 4, 1, 1, 50
+    a.device = device(a.device)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     t0 = time.perf_counter()
     scenes = synth_sceneset(a.scenes, a.scene_size, seed=0)
@@ -157,29 +149,34 @@ def main():
     probs = class_weights(class_counts([scenes[i].read_mask() for i in train_scenes], scenes.n_classes), 'inverse_sqrt')
     n_b = min(a.batches, len(train_rows) // a.bs)
     print(f"{a.scenes} demo scenes of {a.scene_size} px ({time.perf_counter() - t0:.1f} s to make), {len(table)} patches of "
-          f"{a.size} px, {len(train_rows)} training; bank {bank}; {n_b} batches of {a.bs} per timed pass, {a.repeat} passes; "
+          f"{a.size} px, {len(train_rows)} training; bank {bank}; {n_b} batches of {a.bs} per timed pass, {a.repeats} passes; "
           f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     rates, spread = {}, {}
     for workers in a.workers:
         for full in (False, True):
             dl = loader(scenes, table, train_rows, valid_rows, a.bs, workers, full, bank, probs)
             k = ('full' if full else 'plain', workers)
-            rates[k], rs = patches_per_s(dl, n_b, a.repeat)
+            rates[k], rs = patches_per_s(dl, n_b, a.repeats)
             spread[k] = 100 * (max(rs) - min(rs)) / rates[k]
     dl = loader(scenes, table, train_rows, valid_rows, a.bs, 0, False, bank, probs)
-    tr, step = train_rate(dl, scenes.n_classes, a.steps, a.bs, a.train_device)
+    tr, step = train_rate(dl, scenes.n_classes, a.steps, a.bs, a.device)
     rows = {f'{name}, {w} workers': {'patches/s': r, 'spread %': spread[(name, w)], '× training': r / tr,
                                      '× plain, same workers': r / rates[('plain', w)]} for (name, w), r in rates.items()}
-    rows[f'training consumes (Unet-resnet18, bs {a.bs}, {a.size} px, {a.train_device}; step {step:.3g} s)'] = \
+    rows[f'training consumes (Unet-resnet18, bs {a.bs}, {a.size} px, {a.device}; step {step:.3g} s)'] = \
         {'patches/s': tr, 'spread %': np.nan, '× training': 1., '× plain, same workers': np.nan}
-    print('\n## Input pipeline, patches per second\n'); print(markdown(pd.DataFrame(rows).T))
+    rates_tab = pd.DataFrame(rows).T
+    print_table(rates_tab, title='## Input pipeline, patches per second')
     costs = transform_costs(scenes, table, train_rows, bank, probs, a.patches)
-    print(f'\n## Cost per {a.size} px patch, each transform alone ({a.patches} patches)\n'); print(markdown(costs))
+    print_table(costs, title=f'## Cost per {a.size} px patch, each transform alone ({a.patches} patches)')
     if 2 in a.workers:
         full2, cp = rates[('full', 2)] / tr, costs.loc['CopyPaste k=1-3, σ=1 (as in full)', 'ms / patch (median)']
         print(f"\ngoal full pipeline, 2 workers ≥ 3× training: {full2:.1f}× -> {'met' if full2 >= 3 else 'NOT met'}")
         print(f"goal copy-paste ≤ 2 ms per patch: {cp:.2f} ms -> {'met' if cp <= 2 else 'NOT met'}")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    write_results(a.out, dict(scenes=a.scenes, scene_size=a.scene_size, size=a.size, bs=a.bs, batches=n_b, repeats=a.repeats,
+                              steps=a.steps, patches=a.patches, train_step_s=step,
+                              pipelines=rates_tab.rename_axis('pipeline').reset_index().to_dict('records'),
+                              transforms=costs.rename_axis('transform').reset_index().to_dict('records')), run_info(a.device))
 
 
 if __name__ == '__main__':

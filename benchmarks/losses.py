@@ -1,7 +1,8 @@
 """Speed and memory of seg_imbalance's losses against their segmentation_models_pytorch counterparts.
 
-Run: `python benchmarks/losses.py` (or `--quick` for a short run). Prints one row per loss: median forward+backward
-time over the repeats, and peak memory, ours and SMP's measured in the same run, and the ratios ours/SMP.
+Run: `python benchmarks/losses.py` (or `--quick` for a short run; `--out FILE.json` writes the rows with the run's
+commit, versions and device). Prints one row per loss: median forward+backward time over the repeats, and peak
+memory, ours and SMP's measured in the same run, and the ratios ours/SMP.
 
 What is measured
 - time: wall-clock of `loss(inp, targ).backward()` on logits `(N, C, H, W)` float32 that require grad, median of
@@ -14,8 +15,9 @@ On a CPU shared with other jobs, multi-threaded timings of many small ops swing 
 other); `--threads 1` gives steadier ratios.
 """
 from __future__ import annotations
-import argparse, contextlib, os, statistics, sys, time, warnings
+import contextlib, os, statistics, sys, warnings
 import torch
+from _common import parser, run_info, write_results, print_table, interleaved
 import segmentation_models_pytorch.losses as smpl
 from seg_imbalance.losses import (WeightedCrossEntropy, FocalLoss, DiceLoss, TverskyLoss, FocalTverskyLoss,
                                   LovaszSoftmaxLoss, ComboLoss)
@@ -54,11 +56,9 @@ def pairs(c):
 
 
 def fwd_bwd(loss, x, y):
-    "One forward and backward; returns the seconds taken"
+    "One forward and backward"
     x.grad = None
-    t0 = time.perf_counter()
     loss(x, y).backward()
-    return time.perf_counter() - t0
 
 
 @contextlib.contextmanager
@@ -89,9 +89,7 @@ def peak_bytes(loss, x, y) -> int:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--quick', action='store_true', help='2 repeats at (4, 6, 128, 128)')
-    ap.add_argument('--repeats', type=int, default=7)
+    ap = parser(__doc__, quick='2 repeats at (4, 6, 128, 128)', repeats=7)
     ap.add_argument('--shape', type=int, nargs=4, default=[16, 6, 256, 256], metavar=('N', 'C', 'H', 'W'))
     ap.add_argument('--only', default='', help='run only rows whose name contains this')
     ap.add_argument('--threads', type=int, default=0, help='torch threads (default: torch\'s choice); 1 resists load from other processes')
@@ -102,16 +100,17 @@ def main(argv=None):
     x.requires_grad_()
     print(f"inp {tuple(x.shape)} float32, targ imbalanced with {(y == IGN).float().mean():.1%} ignored; "
           f"{torch.get_num_threads()} threads; median of {reps} fwd+bwd; memory = peak bytes allocated during fwd+bwd")
-    hdr = f"{'loss':28s} {'ours ms':>8s} {'SMP ms':>8s} {'time ratio':>10s} {'ours MiB':>9s} {'SMP MiB':>8s} {'mem ratio':>9s}  note"
-    print(hdr); print('-' * len(hdr))
+    rows = []
     for name, ours, smp, note in pairs(shape[1]):
         if a.only and a.only not in name: continue
-        fwd_bwd(ours, x, y); fwd_bwd(smp, x, y)                 # warm-up
-        to, ts = [], []
-        for _ in range(reps): to.append(fwd_bwd(ours, x, y)); ts.append(fwd_bwd(smp, x, y))
+        t = interleaved({'ours': lambda: fwd_bwd(ours, x, y), 'smp': lambda: fwd_bwd(smp, x, y)}, reps, warmup=1)
         mo, ms = peak_bytes(ours, x, y), peak_bytes(smp, x, y)
-        to, ts = statistics.median(to) * 1e3, statistics.median(ts) * 1e3
-        print(f"{name:28s} {to:8.1f} {ts:8.1f} {to / ts:10.2f} {mo / 2**20:9.1f} {ms / 2**20:8.1f} {mo / ms:9.2f}  {note}", flush=True)
+        to, ts = statistics.median(t['ours']) * 1e3, statistics.median(t['smp']) * 1e3
+        rows.append({'loss': name, 'ours ms': to, 'SMP ms': ts, 'time ratio': to / ts, 'ours MiB': mo / 2**20,
+                     'SMP MiB': ms / 2**20, 'mem ratio': mo / ms, 'note': note})
+        print(f"{name}: ours {to:.1f} ms, SMP {ts:.1f} ms", flush=True)
+    print_table(rows)
+    write_results(a.out, dict(shape=shape, repeats=reps, ignored=float((y == IGN).float().mean()), rows=rows), run_info('cpu'))
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 """Step time of the model options (architectures, scSE, dilated context, auxiliary heads) and fp32 vs bfloat16 on CPU.
 
-Run from the repository root (each writes its results file; `--quick` for a short smoke run that writes nothing):
+Run from the repository root (each writes its results file, with the run's commit, versions and device; `--quick`
+for a short smoke run that writes nothing unless `--out` is given):
   nice -n 10 python benchmarks/models.py steps --threads 1 --repeats 7 --warmup 1   # -> nbs/results/model_steps.csv
   nice -n 10 python benchmarks/models.py bf16 --threads 1 --repeats 9               # -> nbs/results/bf16.json
 
@@ -18,14 +19,13 @@ What is measured
   precision; `miou_eval_fp32` / `miou_eval_bf16`: each model evaluated in each precision). 4 seeds by default.
 """
 from __future__ import annotations
-import argparse, csv, json, os, platform, statistics, sys, time
-from pathlib import Path
+import json, os, statistics, time
 import numpy as np, torch
+from _common import parser, run_info, write_results, interleaved, cpu_name, RESULTS
 from seg_imbalance.models import seg_model, AuxLoss
 from seg_imbalance.losses import WeightedCrossEntropy
 from seg_imbalance.synth import synth_sceneset
 
-OUT = Path(__file__).resolve().parents[1] / 'nbs' / 'results'
 STEP_CONFIGS = [  # (name, seg_model kwargs); `decoder_attention_type=None` turns off seg_model's scSE default
     ('Unet', dict(arch='Unet', decoder_attention_type=None)),
     ('Unet+scSE', dict(arch='Unet')),
@@ -42,39 +42,21 @@ STEP_CONFIGS = [  # (name, seg_model kwargs); `decoder_attention_type=None` turn
 def load1() -> float: return round(os.getloadavg()[0], 2)
 
 
-def cpu_name() -> str:
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor()
-
-
 def cpu_flags() -> set[str]:
     try: return set(next(l.split(':', 1)[1].split() for l in open('/proc/cpuinfo') if l.startswith('flags')))
     except (OSError, StopIteration): return set()
 
 
 def make_step(model, loss, bs, size, n_classes=6, seed=0, bf16=False):
-    "A function running one training step on a fixed random batch; returns its seconds"
+    "A function running one training step on a fixed random batch"
     g = torch.Generator().manual_seed(seed)
     x, y = torch.randn(bs, 3, size, size, generator=g), torch.randint(0, n_classes, (bs, size, size), generator=g)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     model.train()
     def step():
-        t0 = time.perf_counter()
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): l = loss(model(x), y)
         opt.zero_grad(); l.backward(); opt.step()
-        return time.perf_counter() - t0
     return step
-
-
-def interleaved(steps:dict, warmup:int, repeats:int) -> dict:
-    "Median seconds of each step function, the functions taking turns; all times kept"
-    for _ in range(warmup):
-        for f in steps.values(): f()
-    times = {k: [] for k in steps}
-    for r in range(repeats):
-        for k, f in steps.items(): times[k].append(f())
-        print(f"  round {r + 1}/{repeats}: " + ', '.join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
-    return times
 
 
 def run_steps(a):
@@ -83,7 +65,7 @@ def run_steps(a):
     loss = AuxLoss(WeightedCrossEntropy())
     steps = {k: make_step(m, loss, a.bs, a.size) for k, m in models.items()}
     l0 = load1()
-    times = interleaved(steps, a.warmup, a.repeats)
+    times = interleaved(steps, a.repeats, a.warmup, progress=True)
     base = statistics.median(times['Unet'])
     rows = []
     for name, kw in STEP_CONFIGS:
@@ -95,11 +77,7 @@ def run_steps(a):
                          batch=a.bs, size=a.size, repeats=a.repeats,
                          threads=torch.get_num_threads(), load1=f'{l0}-{load1()}'))
     for r in rows: print(f"{r['model']:24s} {r['params_M']:6.2f}M {r['step_s']:7.3f}s ×{r['ratio']:.2f}")
-    if a.quick: return
-    OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / 'model_steps.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
-    print('wrote', OUT / 'model_steps.csv')
+    write_results(a.out, rows, run_info('cpu'))
 
 
 def crops(scenes, n, size, rng):
@@ -155,7 +133,7 @@ def run_bf16(a):
     model, loss = seg_model(6), AuxLoss(WeightedCrossEntropy())
     speed = {k: make_step(model, loss, a.bs16, a.size, bf16=k == 'bf16') for k in ('fp32', 'bf16')}
     l0 = load1()
-    times = interleaved(speed, a.warmup, a.repeats)
+    times = interleaved(speed, a.repeats, a.warmup, progress=True)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"speed: fp32 {med['fp32']:.3f}s, bf16 {med['bf16']:.3f}s, ×{med['fp32'] / med['bf16']:.2f}", flush=True)
     ss_t, ss_v = synth_sceneset(a.train_scenes, a.scene, seed=0), synth_sceneset(a.valid_scenes, a.scene, seed=1000)
@@ -170,8 +148,9 @@ def run_bf16(a):
     mi = {p: float(np.mean(of('miou', p))) for p in ('fp32', 'bf16')}
     diff = np.array(of('iou', 'bf16'), dtype=float) - np.array(of('iou', 'fp32'), dtype=float)
     flags = cpu_flags()
+    info = run_info('cpu')
     res = dict(
-        command=' '.join(['python', 'benchmarks/models.py', *sys.argv[1:]]),
+        command=info['command'],
         machine=dict(cpu=cpu_name(), threads=torch.get_num_threads(), torch=torch.__version__,
                      amx_bf16='amx_bf16' in flags, avx512_bf16='avx512_bf16' in flags, load1=f'{l0}-{load1()}'),
         speed=dict(model='seg_model(6): Unet-resnet18 + scSE', batch=a.bs16, size=a.size, repeats=a.repeats,
@@ -188,17 +167,14 @@ def run_bf16(a):
                      miou_eval_bf16={p: mean_of('miou_eval_bf16', p) for p in ('fp32', 'bf16')},
                      max_abs_class_iou_diff=round(float(np.nanmax(np.abs(diff))), 4)))
     print(json.dumps(res['summary']))
-    if a.quick: return
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / 'bf16.json').write_text(json.dumps(res, indent=1))
-    print('wrote', OUT / 'bf16.json')
+    write_results(a.out, res, info)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, quick='a short smoke run that writes nothing (unless --out)', repeats=7, seeds=[0, 1, 2, 3],
+                out_help='results file (default nbs/results/model_steps.csv or bf16.json; --quick: none)')
     ap.add_argument('what', choices=['steps', 'bf16'])
-    ap.add_argument('--quick', action='store_true', help='a short smoke run that writes nothing')
-    ap.add_argument('--repeats', type=int, default=7); ap.add_argument('--warmup', type=int, default=2)
+    ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--bs', type=int, default=8, help='batch of the step table')
     ap.add_argument('--bs16', type=int, default=16, help='batch of the bf16 speed test')
     ap.add_argument('--size', type=int, default=128)
@@ -207,12 +183,12 @@ def main(argv=None):
     ap.add_argument('--train-bs', type=int, default=16, help='batch of the bf16 accuracy test')
     ap.add_argument('--threads', type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument('--lr', type=float, default=2e-3)
-    ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3])
     ap.add_argument('--scene', type=int, default=256, help='side of the demo scenes')
     ap.add_argument('--train-scenes', type=int, default=8); ap.add_argument('--valid-scenes', type=int, default=8)
     a = ap.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
     if a.quick: a.repeats, a.warmup, a.steps, a.seeds, a.bs16, a.size = 1, 1, 2, [0], 2, 64
+    if a.out is None and not a.quick: a.out = RESULTS/('model_steps.csv' if a.what == 'steps' else 'bf16.json')
     print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, load {load1()}", flush=True)
     (run_steps if a.what == 'steps' else run_bf16)(a)
 

@@ -1,16 +1,18 @@
 """Sampler overhead as a share of a training epoch, against the plain (unweighted) epoch measured in the same run.
 
     python benchmarks/sampler_overhead.py                          # demo data: 16 scenes of 512 px, 64 px patches, bs 16
-    python benchmarks/sampler_overhead.py --repeat 5 --camvid ../shared/data/camvid   # + the first 60 CamVid scenes, 96 px
+    python benchmarks/sampler_overhead.py --repeats 5 --camvid ../shared/data/camvid  # + the first 60 CamVid scenes, 96 px
+    python benchmarks/sampler_overhead.py --quick --out /tmp/so                        # smoke run: 4 scenes, 1 round
 
 Run from the repository root. Each run writes its tables (one row per dataset and sampler) to
 `nbs/results/sampler_overhead.csv` and the header facts (command, machine, patches, batches, plain epoch, model step)
-to `nbs/results/sampler_overhead.json`, which `nbs/04b_sample.ipynb` reads; `--out PREFIX` writes `PREFIX.csv` and
-`PREFIX.json` instead, `--out ''` writes nothing.
+to `nbs/results/sampler_overhead.json` (with the run's commit, versions and device under `run`), which
+`nbs/04b_sample.ipynb` reads; `--out PREFIX` writes `PREFIX.csv` and
+`PREFIX.json` instead, `--out ''` (and `--quick` without `--out`) writes nothing.
 
 For each table it builds the plain training loader (`data.patch_dataloaders` without weights: fastai's shuffling) and
 one per sampler — `uniform`, `presence` (×3 on the rare classes), `repeat_factor`, `rcs`, `inverse_freq` weights and
-class-balanced batches — all drawing one patch per training patch per epoch. Then, over `--repeat` interleaved rounds,
+class-balanced batches — all drawing one patch per training patch per epoch. Then, over `--repeats` interleaved rounds,
 after one untimed warm-up pass over each, it times one full pass over each training loader (median; `spread %` = (max − min) / median over the rounds, the
 noise of the shared machine) and, separately, the sampler's own work per epoch:
 `sampler.draw()` for the whole epoch (what `SamplerDL.get_idxs` adds), plus the one-off `patch_weights` call.
@@ -24,7 +26,7 @@ The hard-example-mining row times `learner.rare_error` + `data.batch_items` + th
 epoch on random logits (the callback's per-batch work; its per-epoch update is timed too).
 Goal: the sampler's cost under 2 % of the epoch.
 """
-import argparse, json, os, platform, statistics, sys, time, warnings
+import os, statistics, time, warnings
 from pathlib import Path
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 warnings.filterwarnings('ignore')
@@ -35,15 +37,9 @@ from seg_imbalance.crop import tile, table_counts
 from seg_imbalance.sample import patch_weights, table_classes
 from seg_imbalance.data import patch_dataloaders, batch_items
 from seg_imbalance.callbacks import rare_error, hem_update
+from _common import parser, run_info, write_results, print_table, timeit, interleaved, RESULTS
 
-OUT = Path(__file__).resolve().parents[1] / 'nbs' / 'results' / 'sampler_overhead'
-
-
-def markdown(df: pd.DataFrame) -> str:
-    "A markdown table, 3 significant digits, blank for NaN"
-    f = lambda v: '' if isinstance(v, float) and np.isnan(v) else (f'{v:.3g}' if isinstance(v, (float, np.floating)) else str(v))
-    lines = ['| | ' + ' | '.join(df.columns) + ' |', '|---' * (len(df.columns) + 1) + '|']
-    return '\n'.join(lines + [f'| {i} | ' + ' | '.join(f(v) for v in r) + ' |' for i, r in zip(df.index, df.itertuples(index=False))])
+OUT = RESULTS/'sampler_overhead'
 
 
 def rare_classes(table, k: int) -> list[str]:
@@ -65,18 +61,14 @@ def loaders(table, scenes, bs, rare, seed=0) -> dict:
     return out, wtime
 
 
-def epoch_time(dl) -> float:
-    t = time.perf_counter()
+def epoch(dl):
+    "One pass over the loader"
     for _ in dl: pass
-    return time.perf_counter() - t
 
 
 def draw_time(dl, n: int = 20) -> float:
     "Median seconds of one epoch draw (`sampler.draw()`), the sampler's cost per epoch"
-    ts = []
-    for _ in range(n):
-        t = time.perf_counter(); dl.sampler.draw(); ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+    return statistics.median(timeit(dl.sampler.draw, n, warmup=0))
 
 
 def model_step_time(dl, n_classes: int, steps: int, ignore_index=None) -> float:
@@ -86,12 +78,9 @@ def model_step_time(dl, n_classes: int, steps: int, ignore_index=None) -> float:
     model = seg_model(n_classes, 'Unet', 'resnet18'); opt = torch.optim.Adam(model.parameters(), 1e-3)
     xb, yb = dl.one_batch()
     xb, yb = xb.as_subclass(torch.Tensor), yb.as_subclass(torch.Tensor).long()
-    ts = []
-    for _ in range(steps + 1):
-        t = time.perf_counter()
+    def step():
         loss = torch.nn.functional.cross_entropy(model(xb), yb, ignore_index=-100 if ignore_index is None else ignore_index); loss.backward(); opt.step(); opt.zero_grad()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts[1:])
+    return statistics.median(timeit(step, steps, warmup=1))
 
 
 def hem_time(dl, n_classes: int, rare_idx: list[int], ignore_index) -> float:
@@ -118,10 +107,8 @@ def bench(name: str, table: pd.DataFrame, scenes: SceneSet, bs: int, repeat: int
     plain = dls['plain']
     print(f"\n== {name}: {len(table):,} patches of {table.h.iloc[0]}×{table.w.iloc[0]} px, {len(plain.dataset):,} training patches, "
           f"bs {bs}, {len(plain)} batches per epoch; rare classes {rare}")
-    times, names = {k: [] for k in dls}, list(dls)
-    for k in names: epoch_time(dls[k])                         # warm-up: file cache, first-batch setup (not timed)
-    for r in range(repeat):                                     # interleaved, the starting loader rotating each round
-        for k in names[r % len(names):] + names[:r % len(names)]: times[k].append(epoch_time(dls[k]))
+    # warm-up pass over each (file cache, first-batch setup), then interleaved, the starting loader rotating each round
+    times = interleaved({k: (lambda dl=dl: epoch(dl)) for k, dl in dls.items()}, repeat, warmup=1, rotate=True)
     load = {k: statistics.median(v) for k, v in times.items()}
     step = model_step_time(plain, len(table.attrs['codes']), model_steps, table.attrs.get('ignore_index'))
     train = load['plain'] + len(plain) * step
@@ -137,16 +124,11 @@ def bench(name: str, table: pd.DataFrame, scenes: SceneSet, bs: int, repeat: int
     res = pd.DataFrame(rows).T
     print(f"plain epoch: load {load['plain']:.2f} s (median of {repeat}); model step {step:.3f} s × {len(plain)} batches "
           f"-> train epoch ≈ {train:.1f} s")
-    print(markdown(res))
+    print_table(res)
     info = dict(name=name, patches=len(table), patch_px=int(table.h.iloc[0]), train_patches=len(plain.dataset), bs=bs,
                 batches=len(plain), rare=rare, repeat=repeat, model_steps=model_steps,
                 plain_load_s=round(load['plain'], 4), model_step_s=round(step, 4), train_epoch_s=round(train, 3))
     return res, info
-
-
-def cpu_name() -> str:
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor()
 
 
 def write(out: str, tables: dict, infos: dict, load0: float):
@@ -154,39 +136,40 @@ def write(out: str, tables: dict, infos: dict, load0: float):
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     df = pd.concat(tables, names=['dataset', 'sampler']).reset_index()
     df.to_csv(out.with_suffix('.csv'), index=False, float_format='%.6g')
-    meta = dict(command=' '.join(['python', 'benchmarks/sampler_overhead.py', *sys.argv[1:]]),
-                machine=dict(cpu=cpu_name(), cpu_count=os.cpu_count(), threads=torch.get_num_threads(),
-                             torch=torch.__version__, load1=f'{load0:.2f}-{os.getloadavg()[0]:.2f}'),
-                datasets=infos)
-    out.with_suffix('.json').write_text(json.dumps(meta, indent=1) + '\n')
-    print('wrote', out.with_suffix('.csv'), 'and', out.with_suffix('.json'))
+    print('wrote', out.with_suffix('.csv'))
+    info = run_info('cpu')
+    meta = dict(command=info['command'], machine=dict(cpu=info['cpu'], cpu_count=info['cpu_count'], threads=info['threads'],
+                torch=info['torch'], load1=f'{load0:.2f}-{os.getloadavg()[0]:.2f}'), datasets=infos)
+    write_results(out.with_suffix('.json'), meta, info)
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = parser(__doc__, quick='smoke run: 4 demo scenes of 256 px, 1 round, 1 model step', repeats=3,
+               out_help="write PREFIX.csv and PREFIX.json (default nbs/results/sampler_overhead, --quick: nothing; '' nothing)")
     p.add_argument('--scenes', type=int, default=16); p.add_argument('--scene-size', type=int, default=512)
     p.add_argument('--size', type=int, default=64, help='demo patch side')
-    p.add_argument('--bs', type=int, default=16); p.add_argument('--repeat', type=int, default=3)
+    p.add_argument('--bs', type=int, default=16)
     p.add_argument('--model-steps', type=int, default=5, help='training steps timed for the train denominator (0: skip)')
     p.add_argument('--camvid', default=None, help='CamVid folder (e.g. ../shared/data/camvid); skipped when absent')
     p.add_argument('--camvid-scenes', type=int, default=60, help='the first N CamVid scenes (keeps the run short)')
     p.add_argument('--camvid-size', type=int, default=96, help='CamVid patch side')
     p.add_argument('--no-demo', action='store_true')
-    p.add_argument('--out', default=str(OUT), help="write PREFIX.csv and PREFIX.json ('' to write nothing)")
     a = p.parse_args()
+    if a.quick: a.scenes, a.scene_size, a.repeats, a.model_steps, a.camvid_scenes = 4, 256, 1, 1, 8
+    if a.out is None: a.out = '' if a.quick else str(OUT)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     load0, tables, infos = os.getloadavg()[0], {}, {}
     if not a.no_demo:
         ss = synth_sceneset(a.scenes, a.scene_size, seed=0)
         tables['demo'], infos['demo'] = bench(f'demo ({a.scenes} scenes of {a.scene_size} px)', tile(ss, a.size), ss,
-                                              a.bs, a.repeat, a.model_steps, 3)
+                                              a.bs, a.repeats, a.model_steps, 3)
     if a.camvid:
         if not os.path.isdir(a.camvid): print(f"\n== CamVid: {a.camvid} not found, skipped")
         else:
             cv = read_scene_folder(a.camvid)
             cv = SceneSet(cv.scenes[:a.camvid_scenes], cv.codes, cv.ignore_index)
             tables['camvid'], infos['camvid'] = bench(f'CamVid (first {len(cv)} scenes)', tile(cv, a.camvid_size), cv,
-                                                      a.bs, a.repeat, a.model_steps, 4)
+                                                      a.bs, a.repeats, a.model_steps, 4)
     if a.out and tables: write(a.out, tables, infos, load0)
 
 

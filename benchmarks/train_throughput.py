@@ -4,6 +4,7 @@ per batch with 0 and 2 loader workers.
 
     nice -n 10 python benchmarks/train_throughput.py                 # CamVid (when present) + demo scenes, 128 px, bs 16
     python benchmarks/train_throughput.py --quick                    # 64 px patches, bs 8, fewer steps (a few minutes)
+    python benchmarks/train_throughput.py --out FILE.json            # also write the tables, commit, versions, device
 
 Data sets, both read from folders with `io.read_scene_folder` at its defaults (the disk cache of decoded scenes):
 CamVid from `../shared/data/camvid` (701 scenes of 360 × 480 JPG, ignore index 11; skipped when absent) and
@@ -35,6 +36,7 @@ if '--omp' not in sys.argv: os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 warnings.filterwarnings('ignore')
 from pathlib import Path
 import numpy as np
+from _common import parser, device, run_info, write_results, print_table, ROOT
 
 
 def datasets(a, tmp: Path) -> dict:
@@ -134,23 +136,15 @@ def data_only(folder: Path, a, workers: int) -> dict:
     return res
 
 
-def md(rows: list[dict]) -> str:
-    f = lambda v: f'{v:,.3g}' if isinstance(v, float) else str(v)
-    keys = list(rows[0])
-    return '\n'.join(['| ' + ' | '.join(keys) + ' |', '|---' * len(keys) + '|'] + ['| ' + ' | '.join(f(r[k]) for k in keys) + ' |' for r in rows])
-
-
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__doc__, quick='64 px patches, bs 8, 8 steps, 1 round, 8 demo scenes of 512 px')
     p.add_argument('--steps', type=int, default=20); p.add_argument('--rounds', type=int, default=2)
     p.add_argument('--patch', type=int, default=128); p.add_argument('--bs', type=int, default=16)
     p.add_argument('--demo-n', type=int, default=16); p.add_argument('--demo-size', type=int, default=1024)
     p.add_argument('--data-batches', type=int, default=20)
-    p.add_argument('--camvid', type=Path, default=Path(__file__).resolve().parents[1].parent/'shared'/'data'/'camvid')
+    p.add_argument('--camvid', type=Path, default=ROOT.parent/'shared'/'data'/'camvid')
     p.add_argument('--no-camvid', action='store_true')
-    p.add_argument('--quick', action='store_true', help='64 px patches, bs 8, 8 steps, 1 round, 8 demo scenes of 512 px')
     p.add_argument('--skip-train', action='store_true'); p.add_argument('--skip-data', action='store_true')
-    p.add_argument('--out', type=Path, default=None, help='JSON results')
     p.add_argument('--tmp', type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument('--omp', default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -174,7 +168,7 @@ def main():
             f_s, p_s = 1 / statistics.median(fa), 1 / statistics.median(pl)
             res['train'].append({'data': name, 'scenes': len(scenes), 'train patches': len(dls.train.dataset),
                                  'fastai steps/s': f_s, 'plain steps/s': p_s, 'fastai / plain': f_s / p_s})
-        if res['train']: print(f"\n### Training steps per second ({a.patch} px, bs {a.bs}, median step)\n\n" + md(res['train']), flush=True)
+        if res['train']: print_table(res['train'], title=f"### Training steps per second ({a.patch} px, bs {a.bs}, median step)")
         for pol in ([] if a.skip_data else ['PASSIVE', 'default']):
             env = dict(os.environ); env.pop('OMP_WAIT_POLICY', None)
             if pol == 'PASSIVE': env['OMP_WAIT_POLICY'] = 'PASSIVE'
@@ -188,8 +182,8 @@ def main():
                     res['data'].append({'data': name, 'OMP_WAIT_POLICY': pol, 'loader': loader,
                                         's/batch, 0 workers': by_w['0'][loader], 's/batch, 2 workers': by_w['2'][loader]})
             print(f'data-only done ({pol})', flush=True)
-        if res['data']: print(f"\n### Data only: seconds per training batch ({a.patch} px, bs {a.bs})\n\n" + md(res['data']))
-        if a.out: a.out.write_text(json.dumps(res, indent=1)); print('wrote', a.out)
+        if res['data']: print_table(res['data'], title=f"### Data only: seconds per training batch ({a.patch} px, bs {a.bs})")
+        write_results(a.out, res, run_info(device()))  # fastai's loaders go to its default device (a GPU when present)
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
 

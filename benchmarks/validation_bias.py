@@ -7,17 +7,21 @@ scores the same model on the 101 validation images:
   old_selection       the same patches, Void left out
   grid                the new default validation of `patch_dataloaders`: a plain grid of the validation scenes
   whole_scenes        `evaluate_scenes`: every labelled pixel of the 101 images once (the number to trust)
-Writes a JSON file (default nbs/results/validation_bias.json).  Usage:
+Writes a JSON file (default nbs/results/validation_bias.json) with the run's commit, versions and device.  Usage:
   python benchmarks/validation_bias.py [--steps 300] [--out nbs/results/validation_bias.json]
+  python benchmarks/validation_bias.py --quick     # smoke run: 2 training steps, writes nothing unless --out
 """
-import argparse, json, time
+import time
 from pathlib import Path
-import torch
+from _common import parser, device, run_info, write_results, print_table
 
 def main():
-    p = argparse.ArgumentParser(); p.add_argument('--steps', type=int, default=300); p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--data', default='../shared/data/camvid'); p.add_argument('--out', default='nbs/results/validation_bias.json')
+    p = parser(__doc__, quick='2 training steps; writes nothing unless --out')
+    p.add_argument('--steps', type=int, default=300); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--data', default='../shared/data/camvid')
     a = p.parse_args()
+    if a.quick: a.steps = 2
+    if a.out is None and not a.quick: a.out = 'nbs/results/validation_bias.json'
     if not Path(a.data).exists(): print(f"{a.data} not found: nothing to measure"); return
     from seg_imbalance.recipes import load_data, fit_recipe
     from seg_imbalance.crop import tile, guided_select
@@ -43,10 +47,9 @@ def main():
            'whole_scenes': {'miou': tab.attrs['summary']['mIoU'], 'rare_miou': tab.attrs['summary']['rare_miou'],
                             'pixels': tab.attrs['summary']['pixels']},
            'valid_labelled_pixels': int(sum((s.read_mask() != ign).sum() for s in (ss[i] for i in valid)))}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(res, indent=1))
-    print(f"{'validation':<22}{'mIoU':>8}{'pixels':>12}")
-    for k in ('old_selection_void', 'old_selection', 'grid', 'whole_scenes'):
-        print(f"{k:<22}{res[k]['miou']:>8.3f}{res[k]['pixels']:>12,}")
-    print(f"labelled validation pixels: {res['valid_labelled_pixels']:,}; written {a.out}")
+    print_table([{'validation': k, 'mIoU': res[k]['miou'], 'pixels': res[k]['pixels']}
+                 for k in ('old_selection_void', 'old_selection', 'grid', 'whole_scenes')])
+    print(f"labelled validation pixels: {res['valid_labelled_pixels']:,}")
+    write_results(a.out, res, run_info(device()))  # fit_recipe trains on its default device (a GPU when present)
 
 if __name__ == '__main__': main()

@@ -1,7 +1,8 @@
 """Benchmark `stats.window_counts` against a per-window `np.bincount` loop and one whole-mask `np.bincount`.
 
     python benchmarks/window_counts.py                 # 2,000², 5,000², 10,000² masks, 8 classes, 128 px at stride 8
-    python benchmarks/window_counts.py --sides 2000    # a quick run
+    python benchmarks/window_counts.py --quick         # a quick run: a 2,000² mask
+    python benchmarks/window_counts.py --out FILE.json # also write the rows with the run's commit, versions, device
 
 For each mask it prints the time of `window_counts`, of the loop (run in full when it would take under
 `--loop-budget` seconds, else on a random sample of windows and extrapolated), and of the floor — one
@@ -10,9 +11,10 @@ numpy allocations beyond the input mask) and, for the largest mask, the peak res
 fresh process that makes the mask and counts its windows. Goals: >= 50x faster than the loop, <= 3x the floor,
 peak memory for the 10,000² mask < 2 GB. The sampled loop windows are also checked against `window_counts`.
 """
-import argparse, resource, subprocess, sys, time, tracemalloc
+import argparse, subprocess, sys, time, tracemalloc
 import numpy as np
 from seg_imbalance.stats import window_counts
+from _common import parser, run_info, write_results, print_table, timeit, peak_rss_mb
 
 
 def make_mask(side: int, n_classes: int, seed: int = 0) -> np.ndarray:
@@ -24,13 +26,6 @@ def make_mask(side: int, n_classes: int, seed: int = 0) -> np.ndarray:
     k = side * side // 50
     m.reshape(-1)[rng.integers(0, side * side, k)] = rng.integers(0, n_classes, k, dtype=np.uint8)
     return m
-
-
-def best_time(f, repeat: int) -> float:
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
-    return min(ts)
 
 
 def peak_mb(f) -> float:
@@ -60,15 +55,6 @@ def loop_time(mask, n_classes, size, stride, res, budget, seed=0):
     t = time.perf_counter(); run(ids); return (time.perf_counter() - t) / len(ids) * n, f'{len(ids):,} sampled'
 
 
-def peak_rss_mb() -> float:
-    "Peak resident memory of this process in MB: VmHWM (Linux; ru_maxrss would include the parent's peak, kept across exec)"
-    try:
-        for line in open('/proc/self/status'):
-            if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024
-    except OSError: pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child(side, n_classes, size, stride):
     "Run in a fresh process: make the mask, count its windows, print peak RSS in MB before and after counting"
     m = make_mask(side, n_classes)
@@ -78,36 +64,40 @@ def child(side, n_classes, size, stride):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__doc__, quick='one 2,000² mask', repeats=3)
     p.add_argument('--sides', type=int, nargs='+', default=[2000, 5000, 10000])
     p.add_argument('--classes', type=int, default=8)
     p.add_argument('--size', type=int, default=128); p.add_argument('--stride', type=int, default=8)
-    p.add_argument('--repeat', type=int, default=3)
     p.add_argument('--loop-budget', type=float, default=20., help='run the loop in full below this many seconds')
     p.add_argument('--child', type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: return child(a.child, a.classes, a.size, a.stride)
+    if a.quick: a.sides = [2000]
     C, size, stride = a.classes, a.size, a.stride
-    print(f"{C} classes, {size} px windows at stride {stride}; best of {a.repeat}; numpy {np.__version__}\n")
-    print("| mask | windows | window_counts s | loop s | floor s | loop / wc | wc / floor | wc peak MB | floor peak MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"{C} classes, {size} px windows at stride {stride}; best of {a.repeats}; numpy {np.__version__}\n")
+    rows = []
     for side in a.sides:
         m = make_mask(side, C)
         res = window_counts(m, C, size, stride)
-        t_wc = best_time(lambda: window_counts(m, C, size, stride), a.repeat)
-        t_floor = best_time(lambda: np.bincount(m.ravel(), minlength=C), a.repeat)
+        t_wc = min(timeit(lambda: window_counts(m, C, size, stride), a.repeats, warmup=0))
+        t_floor = min(timeit(lambda: np.bincount(m.ravel(), minlength=C), a.repeats, warmup=0))
         t_loop, how = loop_time(m, C, size, stride, res, a.loop_budget)
         mem_wc = peak_mb(lambda: window_counts(m, C, size, stride))
         mem_floor = peak_mb(lambda: np.bincount(m.ravel(), minlength=C))
-        print(f"| {side:,}² | {res.shape[0] * res.shape[1]:,} | {t_wc:.3f} | {t_loop:.1f} ({how}) | {t_floor:.3f} | "
-              f"{t_loop / t_wc:,.0f}× | {t_wc / t_floor:.2f}× | {mem_wc:.0f} | {mem_floor:.0f} |", flush=True)
+        rows.append({'mask': f'{side:,}²', 'windows': res.shape[0] * res.shape[1], 'window_counts s': t_wc, 'loop s': t_loop,
+                     'loop': how, 'floor s': t_floor, 'loop / wc': t_loop / t_wc, 'wc / floor': t_wc / t_floor,
+                     'wc peak MB': mem_wc, 'floor peak MB': mem_floor})
+        print(rows[-1], flush=True)
         del m, res
+    print_table(rows)
     big = max(a.sides)
     out = subprocess.run([sys.executable, __file__, '--child', str(big), '--classes', str(C), '--size', str(size),
                           '--stride', str(stride)], capture_output=True, text=True, check=True)
     before, after = map(float, out.stdout.split())
     print(f"\npeak resident memory (VmHWM) of a fresh process making the {big:,}² mask ({big * big / 2**20:.0f} MB): "
           f"{before:.0f} MB; after counting its windows: {after:.0f} MB")
+    write_results(a.out, dict(classes=C, size=size, stride=stride, repeats=a.repeats, rows=rows,
+                              fresh_process=dict(side=big, peak_rss_mb_mask=before, peak_rss_mb_counted=after)), run_info('cpu'))
 
 
 if __name__ == '__main__': main()
