@@ -53,17 +53,26 @@ def _rates(cm:torch.Tensor) -> dict:
     return dict(IoU=r(tp, pred + true - tp), precision=r(tp, pred), recall=r(tp, true))
 
 # %% ../nbs/11b_calibrate.ipynb #c015
+def _top2(x:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "Best and second-best values and classes of each row of `x` (P, C), each (P, 2) (faster than `topk` on CPU)"
+    m1, j1 = x.max(1); m2, j2 = x.scatter(1, j1[:, None], float('-inf')).max(1)
+    return torch.stack([m1, m2], 1), torch.stack([j1, j2], 1)
+
+# %% ../nbs/11b_calibrate.ipynb #c017
 def _runner_up(top:tuple, k:int) -> tuple[torch.Tensor, torch.Tensor]:
     "Best biased score and its class among the classes other than `k`, from the top-2 `(values, indices)` (P, 2)"
     v, i = top; first = i[:, 0] == k
     return torch.where(first, v[:, 1], v[:, 0]), torch.where(first, i[:, 1], i[:, 0])
 
-# %% ../nbs/11b_calibrate.ipynb #c016
+# %% ../nbs/11b_calibrate.ipynb #c018
 def _candidate_ious(sk:torch.Tensor, top:tuple, k:int, cands:torch.Tensor, y:torch.Tensor, w:torch.Tensor, n:int):
     "IoU (G, n) of every class for each candidate bias `cands` (G,) of class `k` (raw scores `sk`), the others fixed"
     m, j = _runner_up(top, k)
     t, order = (-cands).sort()  # pixel -> k iff z > t
-    bins = torch.bucketize(sk - m, t)  # number of thresholds below z
+    d = t.diff() if len(t) > 1 else None
+    if d is not None and bool((d - d[0]).abs().max() <= 1e-6 * d[0].abs()):  # even grid: arithmetic, not a search
+        bins = ((sk - m - t[0]) / d[0]).ceil().clamp(0, len(t)).long()
+    else: bins = torch.bucketize(sk - m, t)  # number of thresholds below z
     flag = (y == j).long() + 2 * (y == k).long()
     h = torch.bincount((bins * n + j) * 3 + flag, w, minlength=(len(t) + 1) * n * 3).reshape(-1, n, 3)
     suf = h.flip(0).cumsum(0).flip(0); tot, moved = suf[0], suf[1:]  # moved[g]: pixels that go to k at t[g]
@@ -73,7 +82,7 @@ def _candidate_ious(sk:torch.Tensor, top:tuple, k:int, cands:torch.Tensor, y:tor
     iou = torch.where(den > 0, tp / den.clamp_min(1e-300), torch.full_like(den, float('nan')))
     return iou[order.argsort()]
 
-# %% ../nbs/11b_calibrate.ipynb #c020
+# %% ../nbs/11b_calibrate.ipynb #c022
 def _best_bias(sk, top, k, y, w, iou0, keep, max_drop:float, grid:torch.Tensor, steps:int):
     "The best admissible bias of class `k` (others fixed) and its mIoU, from `grid` refined `steps` times"
     best, best_v, cands, h = None, -float('inf'), grid, float(grid[1] - grid[0]) if len(grid) > 1 else 1.
@@ -86,7 +95,7 @@ def _best_bias(sk, top, k, y, w, iou0, keep, max_drop:float, grid:torch.Tensor, 
         h /= 8; cands = best + h * torch.arange(-8, 9, dtype=torch.float32)
     return best, best_v
 
-# %% ../nbs/11b_calibrate.ipynb #c021
+# %% ../nbs/11b_calibrate.ipynb #c023
 def fit_class_biases(logits, # scores (P, C): logits or log-probabilities of the fitting pixels
                      labels, # true classes (P,)
                      n_classes:int,
@@ -104,21 +113,21 @@ def fit_class_biases(logits, # scores (P, C): logits or log-probabilities of the
     grid = torch.linspace(-4, 4, 65) if grid is None else torch.as_tensor(np.asarray(grid, np.float32)).sort().values
     true = torch.bincount(y, w, minlength=n_classes)
     keep = [c for c in counted_classes(n_classes, ignore_index) if true[c] > 0]
-    b, top, cols = torch.zeros(n_classes), s.topk(min(2, n_classes), 1), s.t().contiguous()
+    b, top, cols = torch.zeros(n_classes), _top2(s), s.t().contiguous()
     cm0 = _wcm(top[1][:, 0], y, w, n_classes); iou0 = _rates(cm0)['IoU']; cur, moves = float(iou0[keep].mean()), 0
     for r in range(positive_int(rounds, 'rounds')):
         moved = False
         for k in keep:
             v, val = _best_bias(cols[k], top, k, y, w, iou0, keep, max_drop, grid, steps)
             if v is None or val <= cur + tol: continue
-            nb = b.clone(); nb[k] = v; ntop = (s + nb).topk(2, 1)
+            nb = b.clone(); nb[k] = v; ntop = _top2(s + nb)
             iou = _rates(_wcm(ntop[1][:, 0], y, w, n_classes))['IoU']  # the exact check
             if float(iou[keep].mean()) > cur + tol and bool((iou[keep] >= iou0[keep] - max_drop - 1e-12).all()):
                 b, top, cur, moves, moved = nb, ntop, float(iou[keep].mean()), moves + 1, True
         if not moved: break
     return b.numpy(), _fit_report(cm0, _wcm(top[1][:, 0], y, w, n_classes), b, codes, n_classes, ignore_index, moves)
 
-# %% ../nbs/11b_calibrate.ipynb #c022
+# %% ../nbs/11b_calibrate.ipynb #c024
 def _fit_report(cm0, cm1, b, codes, n:int, ign, moves:int) -> pd.DataFrame:
     "Per-class bias and IoU / precision / recall before and after, with mIoU in `attrs`"
     keep = counted_classes(n, ign); codes = list(codes) if codes is not None else [f'c{i}' for i in range(n)]
@@ -129,7 +138,7 @@ def _fit_report(cm0, cm1, b, codes, n:int, ign, moves:int) -> pd.DataFrame:
                       'moves': moves})
     return tab
 
-# %% ../nbs/11b_calibrate.ipynb #c034
+# %% ../nbs/11b_calibrate.ipynb #c036
 class PixelSample:
     "A seeded class-stratified sample of at most `max_pixels` labelled pixels: log-probabilities, labels, weights"
     def __init__(self, n_classes:int, max_pixels:int=2_000_000, ignore_index:int|None=None, seed:int=0):
@@ -147,7 +156,7 @@ class PixelSample:
         if self.ign is not None: bad &= lab != self.ign
         if bad.any(): raise ValueError(f"mask values must be in [0, {self.n}) or ignore_index ({self.ign})")
 
-# %% ../nbs/11b_calibrate.ipynb #c035
+# %% ../nbs/11b_calibrate.ipynb #c037
 def _add_class(self:PixelSample, c:int, idx:np.ndarray, probs:np.ndarray):
     "Merge the pixels `idx` of class `c` into its bottom-k reservoir"
     if not len(idx): return
@@ -167,7 +176,7 @@ def _data(self:PixelSample) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return torch.from_numpy(np.concatenate(self.logp)), torch.from_numpy(lab), torch.from_numpy(w)
 PixelSample.data = _data
 
-# %% ../nbs/11b_calibrate.ipynb #c039
+# %% ../nbs/11b_calibrate.ipynb #c041
 def held_back_pixels(learn, # a `Learner` (see `interpret.predict_scene`)
                      scenes, # a `SceneSet` with masks
                      idxs, # the held-back scene positions (never training nor evaluation scenes)
@@ -181,7 +190,7 @@ def held_back_pixels(learn, # a `Learner` (see `interpret.predict_scene`)
         ps.add(predict_scene(learn, scenes[i], size, overlap, bs, tta, probs=True, calibrate=False), scenes[i].read_mask())
     return ps
 
-# %% ../nbs/11b_calibrate.ipynb #c041
+# %% ../nbs/11b_calibrate.ipynb #c043
 def _set_calibration(info, # `learn.seg_info`: a dict or an object with a `calibration` attribute
                      biases) -> None:
     "Store the per-class `biases` (a list of floats, JSON-ready) in `info`"
@@ -190,7 +199,7 @@ def _set_calibration(info, # `learn.seg_info`: a dict or an object with a `calib
     elif hasattr(info, 'calibration'): info.calibration = b
     else: raise ValueError(f"cannot store a calibration in a {type(info).__name__}: expected a dict or an object with `calibration`")
 
-# %% ../nbs/11b_calibrate.ipynb #c043
+# %% ../nbs/11b_calibrate.ipynb #c045
 def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which `seg_info` is made)
                       scenes, # a `SceneSet` with masks
                       idxs, # the held-back scene positions: never the training nor the evaluation scenes
@@ -209,14 +218,14 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
     tab.attrs.update(pixels=len(lab), scenes=_scene_idxs(scenes, idxs))
     return tab
 
-# %% ../nbs/11b_calibrate.ipynb #c049
+# %% ../nbs/11b_calibrate.ipynb #c051
 def _common(table:pd.DataFrame, common) -> list[str]:
     "The classes treated as common: `common`, else those with at least an even pixel share, else all"
     if common is not None: return [str(c) for c in common]
     if 'pixels %' not in table.columns: return [str(c) for c in table.index]
     return [str(c) for c in table.index[table['pixels %'] >= 100 / len(table)]]
 
-# %% ../nbs/11b_calibrate.ipynb #c050
+# %% ../nbs/11b_calibrate.ipynb #c052
 def overcorrection(table:pd.DataFrame, # per-class table with columns IoU, precision, recall (`evaluate_scenes`)
                    baseline:pd.DataFrame|None=None, # the same table for a reference run, for IoU drops
                    ratio:float=2., # warn when recall / precision (or its inverse) exceeds this
@@ -235,7 +244,7 @@ def overcorrection(table:pd.DataFrame, # per-class table with columns IoU, preci
         elif p > ratio * r: out.append(f"{c}: precision {p:.2f} vs recall {r:.2f} → under-predicted: calibrate (per-class biases) or raise its class weight / oversampling")
     return out + ([] if baseline is None else _iou_drops(table, baseline, max_drop, _common(table, common)))
 
-# %% ../nbs/11b_calibrate.ipynb #c051
+# %% ../nbs/11b_calibrate.ipynb #c053
 def _iou_drops(table:pd.DataFrame, baseline:pd.DataFrame, max_drop:float, common:list[str]) -> list[str]:
     "Warning lines for the `common` classes whose IoU is more than `max_drop` below the baseline's"
     if 'IoU' not in baseline.columns: raise ValueError(f"baseline lacks the column 'IoU': {list(baseline.columns)}")
@@ -244,7 +253,7 @@ def _iou_drops(table:pd.DataFrame, baseline:pd.DataFrame, max_drop:float, common
             f"remedy: calibrate, or soften the class weights (e.g. 'inverse_sqrt') / oversampling"
             for c in common if c in now and c in ref and ref[c] - now[c] > max_drop]
 
-# %% ../nbs/11b_calibrate.ipynb #c052
+# %% ../nbs/11b_calibrate.ipynb #c054
 def warn_overcorrection(table:pd.DataFrame, baseline:pd.DataFrame|None=None, **kwargs) -> list[str]:
     "`overcorrection`'s lines, also raised as one `UserWarning` when there are any"
     lines = overcorrection(table, baseline, **kwargs)
