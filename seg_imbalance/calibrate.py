@@ -151,10 +151,10 @@ class PixelSample:
         probs, lab = np.asarray(probs), np.asarray(mask).reshape(-1).astype(np.int64)
         if probs.ndim != 3 or probs.shape != (self.n, *np.shape(mask)):
             raise ValueError(f"probs must have shape ({self.n}, *mask.shape) = ({self.n}, {np.shape(mask)}), got {probs.shape}")
-        for c in counted_classes(self.n, self.ign): self._add_class(c, np.flatnonzero(lab == c), probs.reshape(self.n, -1))
         bad = (lab < 0) | (lab >= self.n)
         if self.ign is not None: bad &= lab != self.ign
         if bad.any(): raise ValueError(f"mask values must be in [0, {self.n}) or ignore_index ({self.ign})")
+        for c in counted_classes(self.n, self.ign): self._add_class(c, np.flatnonzero(lab == c), probs.reshape(self.n, -1))
 
 # %% ../nbs/11b_calibrate.ipynb #c037
 def _add_class(self:PixelSample, c:int, idx:np.ndarray, probs:np.ndarray):
