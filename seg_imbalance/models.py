@@ -13,6 +13,7 @@ from fastai.callback.core import Callback
 from huggingface_hub import try_to_load_from_cache
 from segmentation_models_pytorch.encoders import encoders as smp_encoders
 from timm.models import adapt_input_conv
+from .registry import Registry
 
 # %% auto #0
 __all__ = ['ARCHS', 'IMAGENET_STATS', 'AUX_ARCHS', 'PRECISIONS', 'band_sources', 'adapt_first_conv', 'load_encoder_weights',
@@ -21,8 +22,12 @@ __all__ = ['ARCHS', 'IMAGENET_STATS', 'AUX_ARCHS', 'PRECISIONS', 'band_sources',
            'AutocastCallback', 'cpu_bf16_native', 'default_precision']
 
 # %% ../nbs/08_models.ipynb #c005
-ARCHS = ('Unet', 'UnetPlusPlus', 'FPN', 'PSPNet', 'DeepLabV3', 'DeepLabV3Plus', 'Linknet', 'MAnet', 'PAN', 'UPerNet',
-         'Segformer')
+ARCHS = Registry('arch') # the SMP architectures `seg_model` builds: name -> the `smp` class name
+for _a, _d in (('Unet', 'U-Net (scSE attention in the decoder by default)'), ('UnetPlusPlus', 'U-Net++: nested skips'),
+               ('FPN', 'feature pyramid network'), ('PSPNet', 'pyramid scene parsing'), ('DeepLabV3', 'atrous spatial pyramid pooling'),
+               ('DeepLabV3Plus', 'DeepLabV3 with a decoder'), ('Linknet', 'LinkNet: additive skips'), ('MAnet', 'multi-scale attention'),
+               ('PAN', 'pyramid attention network'), ('UPerNet', 'unified perceptual parsing'), ('Segformer', 'SegFormer decoder')):
+    ARCHS.register(_a, _d, _a)
 
 # %% ../nbs/08_models.ipynb #e002
 def band_sources(in_channels:int, # bands of the model's input
@@ -242,7 +247,7 @@ def seg_model(n_classes:int, # output channels (one logit per class)
               aux:int|list[int]|None=None, # auxiliary heads: a number of decoder stages next to the output, or indices
               **kwargs) -> nn.Module:
     "An SMP segmentation model (scSE in U-Net decoders unless `decoder_attention_type` says otherwise); never downloads"
-    if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {ARCHS}")
+    if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {list(ARCHS)}")
     if n_classes < 2: raise ValueError(f"n_classes must be >= 2, got {n_classes}")
     if context not in (None, 'dilated'): raise ValueError(f"context must be None or 'dilated', got {context!r}")
     if aux and arch not in AUX_ARCHS: raise ValueError(f"no aux heads for arch {arch!r}: use one of {AUX_ARCHS}")
@@ -250,7 +255,7 @@ def seg_model(n_classes:int, # output channels (one logit per class)
     if encoder_weights is not None and weights_path is not None: raise ValueError("give encoder_weights or weights_path, not both")
     path = resolve_encoder_weights(weights_path if encoder_weights is None else encoder_weights, encoder_name)
     if arch in ('Unet', 'UnetPlusPlus'): kwargs.setdefault('decoder_attention_type', 'scse')
-    model = getattr(smp, arch)(encoder_name=encoder_name, encoder_weights=None, in_channels=in_channels,
+    model = getattr(smp, ARCHS[arch])(encoder_name=encoder_name, encoder_weights=None, in_channels=in_channels,
                                classes=n_classes, **kwargs)
     if path is not None: load_encoder_weights(model, path)
     if context == 'dilated': add_context(model, dilations)
