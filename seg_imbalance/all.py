@@ -10,21 +10,29 @@ import importlib
 from .io import *
 from .synth import *
 from .table import *
+from .seginfo import *
+from .registry import *
 from .stats import *
 from .crop import *
 from .weights import *
 from .sample import *
 from .augment import *
 from .data import *
+from .pixel_losses import *
 from .losses import *
 from .models import *
 from .metrics import *
 from .learner import *
 from .callbacks import *
 from .interpret import *
+from .calibrate import *
+from .recipe import *
+from .fit import *
+from .choose import *
+from .experiments import *
 from .ablate import *
+from .cli import *
 
 # %% ../nbs/99_all.ipynb #c004
-_MODULES = ('io', 'synth', 'table', 'stats', 'crop', 'weights', 'sample', 'augment', 'data', 'losses', 'models',
-            'metrics', 'learner', 'callbacks', 'interpret', 'ablate')
+_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'stats', 'crop', 'weights', 'sample', 'augment', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'ablate', 'cli')
 __all__ = list(dict.fromkeys(n for m in _MODULES for n in importlib.import_module(f'seg_imbalance.{m}').__all__))

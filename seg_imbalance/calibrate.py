@@ -9,6 +9,7 @@ import numpy as np, pandas as pd, torch
 from fastprogress.fastprogress import progress_bar
 from .checks import positive_int
 from .table import counted_classes
+from .seginfo import SegInfo
 from .interpret import predict_scene, _info, _scene_codes, _scene_idxs
 
 # %% auto #0
@@ -191,13 +192,10 @@ def held_back_pixels(learn, # a `Learner` (see `interpret.predict_scene`)
     return ps
 
 # %% ../nbs/11b_calibrate.ipynb #c043
-def _set_calibration(info, # `learn.seg_info`: a dict or an object with a `calibration` attribute
+def _set_calibration(info:SegInfo, # `learn.seg_info`
                      biases) -> None:
     "Store the per-class `biases` (a list of floats, JSON-ready) in `info`"
-    b = None if biases is None else [float(v) for v in np.asarray(biases).reshape(-1)]
-    if isinstance(info, dict): info['calibration'] = b
-    elif hasattr(info, 'calibration'): info.calibration = b
-    else: raise ValueError(f"cannot store a calibration in a {type(info).__name__}: expected a dict or an object with `calibration`")
+    info.calibration = None if biases is None else [float(v) for v in np.asarray(biases).reshape(-1)]
 
 # %% ../nbs/11b_calibrate.ipynb #c045
 def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which `seg_info` is made)
@@ -209,7 +207,7 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
                       **kwargs, # passed to `fit_class_biases` (`max_drop`, `grid`, `steps`, `rounds`)
                      ) -> pd.DataFrame:
     "Fit per-class biases on the held-back scenes `idxs`, store them in `learn.seg_info`, return the fit's table"
-    if getattr(learn, 'seg_info', None) is None: learn.seg_info = _info(learn)
+    learn.seg_info = _info(learn) # a `SegInfo` (an old dict, or none, converted)
     ps = held_back_pixels(learn, scenes, idxs, max_pixels, seed, size, overlap, bs, tta, progress)
     codes, ign = _scene_codes(scenes, _info(learn))
     lp, lab, w = ps.data()

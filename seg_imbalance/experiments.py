@@ -12,14 +12,15 @@ from .table import table_counts, table_classes
 from .crop import tile
 from .data import valid_scene_ids
 from .seginfo import SegInfo
+from .models import IMAGENET_STATS
 from .interpret import evaluate_scenes
 from .recipe import Recipe, RECIPE_KEYS, get_recipe, recipe_rare
 from .fit import scene_record, run_recipe
 from .choose import recommend
 
 # %% auto #0
-__all__ = ['ARTICLE_KEYS', 'CONFIG_KEYS', 'IMAGENET_STATS', 'load_data', 'ArticleWindows', 'article_weights', 'article_run',
-           'config_recipe', 'run_one', 'check_config']
+__all__ = ['ARTICLE_KEYS', 'CONFIG_KEYS', 'load_data', 'ArticleWindows', 'article_weights', 'article_run', 'config_recipe',
+           'run_one', 'check_config']
 
 # %% ../nbs/11e_experiments.ipynb #ex05
 @functools.lru_cache(maxsize=2)
@@ -51,7 +52,6 @@ def load_data(data:dict) -> tuple:
 # %% ../nbs/11e_experiments.ipynb #art02
 ARTICLE_KEYS = ('pipeline', 'factor', 'lr', 'aug', 'encoder')
 CONFIG_KEYS = (*RECIPE_KEYS, 'recipe', *ARTICLE_KEYS) # what an ablation config of `run_one` may hold
-IMAGENET_STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 class ArticleWindows(torch.utils.data.Dataset):
     "Training windows `(x, y)` as a plain PyTorch user reads them: image / 255, ImageNet statistics, albumentations"

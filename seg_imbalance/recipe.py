@@ -4,7 +4,9 @@
 
 # %% ../nbs/11a_recipe.ipynb #ra03
 from __future__ import annotations
-import math, tomllib, dataclasses, functools
+import math, dataclasses, functools
+try: import tomllib
+except ModuleNotFoundError: import tomli as tomllib # Python 3.10: the backport, a dependency there
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 import numpy as np, pandas as pd

@@ -15,4 +15,5 @@ from .choose import *
 from .choose import _miss
 from .experiments import *
 from .experiments import _load
-__all__ = [*_recipe.__all__, *_fit.__all__, *_choose.__all__, *_experiments.__all__]
+from .models import IMAGENET_STATS # defined here before the split
+__all__ = [*_recipe.__all__, *_fit.__all__, *_choose.__all__, *_experiments.__all__, 'IMAGENET_STATS']
