@@ -56,7 +56,12 @@ def prep_loss_inputs(inp:Tensor, targ:Tensor, ignore_index:int|None=None) -> Los
     if type(targ) is not Tensor: targ = targ.as_subclass(Tensor)
     n, c = inp.shape[:2]
     t, ign = _check_targ(targ.long().reshape(n, -1), c, ignore_index)
-    return LossBatch(inp.float().reshape(n, c, -1), t, ign, tuple(targ.shape))
+    logits = inp.float().reshape(n, c, -1)
+    if not bool(torch.isfinite(logits).all()):
+        bad = (~torch.isfinite(logits)).sum()
+        raise ValueError(f"inp holds {int(bad)} non-finite logits (NaN or inf): the model's output diverged "
+                         f"(lower the learning rate, or train in float32 / bfloat16 instead of float16)")
+    return LossBatch(logits, t, ign, tuple(targ.shape))
 
 # %% ../nbs/07a_pixel_losses.ipynb #c012
 def fp32_loss(f:Callable) -> Callable:
