@@ -104,6 +104,16 @@ def _info(learn) -> dict:
     if missing: raise ValueError(f"learn.seg_info lacks {missing}")
     return dict(info)
 
+# %% ../nbs/11_interpret.ipynb #c201
+def _calibration(info, # `learn.seg_info`: a dict, an object with a `calibration` attribute, or None
+                 n_classes:int) -> torch.Tensor|None:
+    "The per-class logit biases stored in `info` as a float32 tensor `(n_classes,)`, or None"
+    b = info.get('calibration') if isinstance(info, dict) else getattr(info, 'calibration', None)
+    if b is None: return None
+    b = torch.as_tensor(np.asarray(b, np.float32))
+    if b.shape != (n_classes,): raise ValueError(f"calibration has shape {tuple(b.shape)}, expected ({n_classes},)")
+    return b
+
 # %% ../nbs/11_interpret.ipynb #c020
 def window_starts(n:int, # scene side in pixels
                   size:int, # window side
@@ -200,8 +210,9 @@ def _evaluating(model, device=None):
 # %% ../nbs/11_interpret.ipynb #c037
 class _Band:
     "Blended scores of `size` padded rows from `top` on, written to `out` once no later window reaches them"
-    def __init__(self, out:np.ndarray, n_classes:int, size:int, width:int, pad:tuple[int, int], device):
-        self.out, self.size, (self.py, self.px), self.top = out, size, pad, 0
+    def __init__(self, out:np.ndarray, n_classes:int, size:int, width:int, pad:tuple[int, int], device,
+                 bias:torch.Tensor|None=None): # per-class biases added to the log-probabilities
+        self.out, self.size, (self.py, self.px), self.top, self.bias = out, size, pad, 0, bias
         self.acc = torch.zeros(n_classes, size, width, device=device)
         self.wsum = torch.zeros(size, width, device=device)
     def add(self, y:int, x:int, p:torch.Tensor, w:torch.Tensor):
@@ -214,6 +225,9 @@ class _Band:
         a, b = max(self.top, self.py), min(self.top + d, self.py + H)
         if b > a:
             acc, rows = self.acc[:, a - self.top:b - self.top, self.px:self.px + W], slice(a - self.py, b - self.py)
+            if self.bias is not None: # calibrated: softmax(log p + bias), times the weights again
+                ws = self.wsum[a - self.top:b - self.top, self.px:self.px + W]
+                acc = ((acc / ws).log() + self.bias[:, None, None]).softmax(0) * ws
             if self.out.ndim == 2: self.out[rows] = acc.max(0).indices.cpu().numpy()
             else: self.out[:, rows] = (acc / self.wsum[a - self.top:b - self.top, self.px:self.px + W]).cpu().numpy()
         k = min(d, self.size)
@@ -245,14 +259,16 @@ def predict_scene(learn, # a `Learner` (anything with `.model` and `.seg_info` o
                   probs:bool=False, # return probabilities `(C, H, W)` float32 instead of labels `(H, W)` int64
                   device=None, # default: the model's device
                   blend:str='gaussian', # window weights, see `blend_weights`
+                  calibrate:bool=True, # apply the learner's per-class biases (`seg_info` calibration) when it has them
                  ) -> np.ndarray:
     "Labels (or class probabilities) of a whole scene of any size from blended, overlapping windows"
     info = _info(learn); n, bs = len(info['codes']), positive_int(bs, 'bs')
     size, img = _window_size(size, info), _match_channels(_scene_image(scene_or_array), info)
     yy, xx, pad, wp, ry, rx = _grid(img.shape[:2], size, overlap)
+    bias = _calibration(getattr(learn, 'seg_info', None), n) if calibrate else None
     out = np.zeros((n, *img.shape[:2]), np.float32) if probs else np.zeros(img.shape[:2], np.int64)
     with _evaluating(learn.model, device) as dev:
-        w, band = blend_weights(size, blend).to(dev), _Band(out, n, size, wp, pad, dev)
+        w, band = blend_weights(size, blend).to(dev), _Band(out, n, size, wp, pad, dev, None if bias is None else bias.to(dev))
         for i in range(0, len(yy), bs):
             ys, xs = yy[i:i + bs], xx[i:i + bs]
             crops = np.stack([img[np.ix_(ry[y:y + size], rx[x:x + size])] for y, x in zip(ys, xs)])
@@ -295,13 +311,15 @@ def evaluate_scenes(learn, # a `Learner` (see `predict_scene`)
                     size:int|None=None, overlap:float=0.25, bs:int=8, tta:bool=False, # see `predict_scene`
                     progress:bool=True, # progress bar over the scenes
                     rare=None, # classes (names or indices) whose mean IoU is `attrs['summary']['rare_miou']`
+                    calibrate:bool=True, # apply the learner's stored per-class biases (see `predict_scene`)
                    ) -> pd.DataFrame:
     "Per-class pixel share, IoU, F1, precision and recall over whole scenes, each labelled pixel counted once"
     info = _info(learn); codes, ign = _scene_codes(scenes, info)
     cm, rows = torch.zeros(len(codes), len(codes), dtype=torch.long), []
     for i in progress_bar(_scene_idxs(scenes, idxs), leave=False) if progress else _scene_idxs(scenes, idxs):
         s = scenes[i]
-        c = confusion(torch.from_numpy(predict_scene(learn, s, size, overlap, bs, tta)),
+        c = confusion(torch.from_numpy(predict_scene(learn, s, size, overlap, bs, tta,
+                                                       calibrate=calibrate)),
                       torch.from_numpy(s.read_mask().astype(np.int64)), len(codes), ign)
         cm += c; iou = per_class_iou(c).tolist()
         rows.append({'scene': i, 'name': s.name, **_scores(c, codes, ign),
