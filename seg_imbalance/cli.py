@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['markdown_table', 'run_demo', 'run_report', 'run_train', 'run_ablate', 'main']
+__all__ = ['markdown_table', 'run_demo', 'run_report', 'run_train', 'load_ablation', 'run_ablate', 'main']
 
 # %% ../nbs/13_cli.ipynb #c005
 def markdown_table(df:pd.DataFrame, digits:int=3) -> str:
@@ -32,7 +32,9 @@ def run_demo(out:str|Path='demo_out', # output folder
     from seg_imbalance.crop import tile
     from seg_imbalance.stats import imbalance_report
     from seg_imbalance.data import valid_scene_ids
-    from seg_imbalance.recipes import get_recipe, recommend, run_recipe
+    from seg_imbalance.recipe import get_recipe
+    from seg_imbalance.choose import recommend
+    from seg_imbalance.fit import run_recipe
     out = Path(out); out.mkdir(parents=True, exist_ok=True); t0 = time.time()
     ss = synth_sceneset(n_scenes, scene_size, seed); table = tile(ss, patch)
     valid = valid_scene_ids(table, None, 0.2, seed)
@@ -109,10 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--out', default='imbalance_report', help='folder for imbalance.csv and the figures')
     r.add_argument('--batch-sizes', type=int, nargs='+', default=[4, 8, 16, 32], help='batch sizes of the coverage '
                    'columns')
-    t = sub.add_parser('train', help='train a recipe on a scene folder and measure it on whole validation scenes')
+    from seg_imbalance.recipe import RECIPES, recipe_help
+    t = sub.add_parser('train', help='train a recipe on a scene folder and measure it on whole validation scenes',
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog='recipe choices (a recipe .toml file sets any of them):\n' + recipe_help())
     t.add_argument('data', help="scene folder (images/, masks/, codes.txt; optional splits.csv) or 'demo'")
-    t.add_argument('--recipe', default='auto', help="a ready recipe (baseline, long-tail, sparse-small-targets), "
-                   "'auto' (recommend from the imbalance report) or a recipe .toml file")
+    t.add_argument('--recipe', default='auto', help=f"a ready recipe ({', '.join(RECIPES)}), "
+                   "'auto' (recommend from the imbalance report) or a recipe .toml file (choices below)")
     t.add_argument('--size', type=int, default=128, help='patch side in pixels (default: 128)')
     t.add_argument('--steps', type=int, default=None, help='optimiser steps (default: --epochs passes over the '
                    'patches)')
@@ -182,7 +187,10 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
               seed:int=0, valid_pct:float=0.2, out:str|Path='train_out', quiet:bool=False) -> dict:
     "Train a recipe on a scene folder (or 'demo') and write the learner, tables and figures into `out`"
     from seg_imbalance.stats import imbalance_report
-    from seg_imbalance.recipes import load_data, get_recipe, recommend, fit_recipe
+    from seg_imbalance.recipe import get_recipe
+    from seg_imbalance.choose import recommend
+    from seg_imbalance.fit import fit_recipe
+    from seg_imbalance.experiments import load_data
     from seg_imbalance.interpret import evaluate_scenes, plot_confusion
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     spec = {'source': str(data), 'size': size, 'valid_pct': valid_pct}
@@ -221,13 +229,22 @@ def _cmd_train(a) -> int:
     print(f"written: {', '.join(sorted(p.name for p in res['out'].iterdir()))} in {res['out']}")
     return 0
 
+# %% ../nbs/13_cli.ipynb #c020a
+def load_ablation(config:str|Path) -> dict:
+    "The ablation spec of a TOML file (`ablate.load_configs`), every config checked against the recipe registries"
+    from seg_imbalance.ablate import load_configs
+    from seg_imbalance.experiments import check_config, CONFIG_KEYS
+    spec = load_configs(config, allowed_keys=CONFIG_KEYS)
+    for c in spec['configs']: check_config(c)
+    return spec
+
 # %% ../nbs/13_cli.ipynb #c021
 def run_ablate(config:str|Path, out:str|Path='ablate_out', jobs:int=1, baseline:str|None=None,
                progress:bool=True) -> dict:
     "Run (or resume) the ablation of a TOML file; the records, summary and paths written into `out`"
     from seg_imbalance.ablate import load_configs, ablate, summarize, pm_table, plot_class_iou, plot_overcorrection
-    from seg_imbalance.recipes import run_one, CONFIG_KEYS
-    spec = load_configs(config, allowed_keys=CONFIG_KEYS)
+    from seg_imbalance.experiments import run_one
+    spec = load_ablation(config)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     recs = ablate(**spec, run_fn=run_one, results=out/'results.jsonl', jobs=jobs, progress=progress)
     base = baseline or spec['configs'][0]['name']

@@ -17,13 +17,14 @@ from .crop import tile
 from .checks import positive_int, check_weights
 from .table import check_table, count_columns, table_counts, table_classes
 from .sample import WeightedSampler, ClassBalancedBatchSampler, patch_weights
+from .registry import Registry
 from .augment import AlbumentationsTransform, RareCentredWindow, ObjectBank, CopyPaste, default_aug
 import albumentations as A
 
 # %% auto #0
-__all__ = ['BandImage', 'PatchReader', 'valid_scene_ids', 'scene_splitter', 'scene_bands', 'band_percentiles', 'channel_stats',
-           'SamplerDL', 'sampler_dl', 'SamplerEpochCallback', 'train_sampler', 'validation_table', 'PatchDataLoaders',
-           'train_augment', 'patch_dataloaders', 'batch_items']
+__all__ = ['AUG_FAMILIES', 'BandImage', 'PatchReader', 'valid_scene_ids', 'scene_splitter', 'scene_bands', 'band_percentiles',
+           'channel_stats', 'SamplerDL', 'sampler_dl', 'SamplerEpochCallback', 'train_sampler', 'validation_table',
+           'PatchDataLoaders', 'train_augment', 'patch_dataloaders', 'batch_items']
 
 # %% ../nbs/06_data.ipynb #c005
 class _WindowGetter:
@@ -283,8 +284,26 @@ class PatchDataLoaders(DataLoaders):
         for k in self._meta: setattr(res, k, getattr(self, k, None))
         return res
 
+# %% ../nbs/06_data.ipynb #d33a
+AUG_FAMILIES = Registry('augmentation family') # name -> (item pipeline factory `f(ignore_index, rgb_bands)` or None, Dihedral)
+AUG_FAMILIES.register(None, "fastai's Dihedral on training batches unless an item transform runs (the default)", (None, 'auto'))
+AUG_FAMILIES.register('none', 'no augmentation', (None, False))
+AUG_FAMILIES.register('default', 'albumentations: flips, quarter turns, a small affine warp, brightness-contrast',
+                      (default_aug, False))
+AUG_FAMILIES.register('dihedral', "fastai's Dihedral on training batches: the 8 symmetries of the square", (None, True))
+AUG_FAMILIES.register('flips', 'horizontal and vertical flips, each with probability 0.5',
+                      (lambda ign, rgb: A.Compose([A.HorizontalFlip(p=.5), A.VerticalFlip(p=.5)]), False))
+AUG_FAMILIES.register('hflip', 'horizontal (left-right) flips with probability 0.5',
+                      (lambda ign, rgb: A.Compose([A.HorizontalFlip(p=.5)]), False))
+
+# %% ../nbs/06_data.ipynb #d33c
+def _dihedral(aug, tfm) -> bool:
+    "Whether training batches get fastai's `Dihedral`: the family says so, or (default) no item transform runs"
+    d = AUG_FAMILIES[aug][1] if aug is None or isinstance(aug, str) else False
+    return tfm is None if d == 'auto' else d
+
 # %% ../nbs/06_data.ipynb #c034
-def train_augment(aug, # None (off), 'default' (`augment.default_aug`), an albumentations pipeline or transform
+def train_augment(aug, # a name of `AUG_FAMILIES` (None: no item transform), an albumentations pipeline or transform
                   scenes:SceneSet, # the scenes
                   train_scenes, # indices of the training scenes (the copy-paste bank comes from these only)
                   copy_paste=None, # None, a list of classes, or `CopyPaste` options with `classes` (e.g. `onto`, `k`)
@@ -292,10 +311,12 @@ def train_augment(aug, # None (off), 'default' (`augment.default_aug`), an album
                   rgb_bands=None, # for images without 3 bands: the bands colour transforms change
                  ) -> AlbumentationsTransform|None:
     "The item transform of the training split: `aug`, then copy-paste of objects from the training scenes"
-    if isinstance(aug, str) and aug != 'default':
-        raise ValueError(f"aug must be None, 'default' or albumentations, got {aug!r}")
+    if isinstance(aug, str) and aug not in AUG_FAMILIES:
+        raise ValueError(f"aug must be one of {list(AUG_FAMILIES)} or albumentations, got {aug!r}")
     if isinstance(aug, AlbumentationsTransform): aug = aug.aug
-    parts = [] if aug is None else [default_aug(scenes.ignore_index, rgb_bands) if isinstance(aug, str) else aug]
+    if isinstance(aug, str): make = AUG_FAMILIES[aug][0]; aug = None if make is None else make(scenes.ignore_index, rgb_bands)
+    else: make = None
+    parts = [] if aug is None else [aug]
     if copy_paste is not None:
         opts = dict(copy_paste) if isinstance(copy_paste, dict) else {'classes': copy_paste}
         if 'classes' not in opts:
@@ -303,7 +324,7 @@ def train_augment(aug, # None (off), 'default' (`augment.default_aug`), an album
         bank = ObjectBank.from_scenes(scenes, train_scenes, opts.pop('classes'), seed=seed)
         parts.append(CopyPaste(bank, **opts))
     return None if not parts else AlbumentationsTransform(A.Compose(parts), seed=seed,
-                                                          rgb_bands=None if isinstance(aug, str) else rgb_bands)
+                                                          rgb_bands=None if make is not None else rgb_bands)
 
 # %% ../nbs/06_data.ipynb #c035
 def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
@@ -318,7 +339,7 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       epoch_len:int|None=None, # training patches drawn per epoch; default: as many as there are
                       balance=None, # classes every training batch holds (see `sample.ClassBalancedBatchSampler`)
                       valid_table=None, # validation patches; None: a grid of the validation scenes (`validation_table`)
-                      aug=None, # training item augmentation: None, 'default' or albumentations (see `train_augment`)
+                      aug=None, # training augmentation: a name of `AUG_FAMILIES` or albumentations (see `train_augment`)
                       copy_paste=None, # classes (or `CopyPaste` options) pasted from the training scenes' objects
                       rare_probs=None, # rare-centred training windows: probability per class (index, or name: p)
                       rare_margin:int|None=None, # pixels read around a row for its rare-centred window; default size//2
@@ -349,7 +370,7 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
     dblock = DataBlock(blocks=(img_block, MaskBlock(scenes.codes)), get_x=reader.get_x, get_y=reader.get_y,
                        splitter=lambda o: (list(range(n_tr)), list(range(n_tr, len(o)))),
                        item_tfms=[] if tfm is None else [tfm],
-                       batch_tfms=[*([Dihedral()] if augment and tfm is None else []), Normalize.from_stats(mean, std)])
+                       batch_tfms=[*([Dihedral()] if augment and _dihedral(aug, tfm) else []), Normalize.from_stats(mean, std)])
     dls = dblock.datasets(items).dataloaders(
         bs=bs, num_workers=num_workers, seed=seed, dl_type=SamplerDL, dl_kwargs=[{'sampler': sampler,
                                                                                   'shuffle_seed': seed}, {}],

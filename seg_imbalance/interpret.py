@@ -13,6 +13,7 @@ from matplotlib.patches import Patch
 from fastprogress.fastprogress import progress_bar
 from fastai.data.transforms import Normalize, IntToFloatTensor
 from .io import Scene
+from .seginfo import SegInfo
 from .checks import positive_int
 from .table import table_counts, class_index, counted_classes
 from .stats import window_counts_at
@@ -79,30 +80,14 @@ def show_predictions(images, truths, preds, codes:list[str], ignore_index:int|No
     return fig
 
 # %% ../nbs/11_interpret.ipynb #c014
-def _dls_info(dls) -> dict:
-    "`seg_info` fields as the `DataLoaders` of `data.patch_dataloaders` hold them"
-    fs = list(getattr(getattr(getattr(dls, 'valid', dls), 'after_batch', None), 'fs', []))
-    norm = next((f for f in fs if isinstance(f, Normalize)), None)
-    i2f = next((f for f in fs if isinstance(f, IntToFloatTensor)), None)
-    mean, std = (None, None) if norm is None else (norm.mean.flatten().tolist(), norm.std.flatten().tolist())
-    table = getattr(dls, 'table', None)
-    size = getattr(dls, 'patch_size', None) or (int(table['h'].max()) if table is not None and len(table) else None)
-    return dict(codes=list(dls.codes), ignore_index=getattr(dls, 'ignore_index', None), mean=mean, std=std,
-                scale=float(i2f.div) if i2f is not None else 255., patch_size=size, colors=getattr(dls, 'colors', None),
-                in_channels=None if mean is None else len(mean), band_range=getattr(dls, 'band_range', None))
-
-# %% ../nbs/11_interpret.ipynb #c015
-def _info(learn) -> dict:
-    "`learn.seg_info` when the learner carries it, else the same fields derived from `learn.dls`"
+def _info(learn) -> SegInfo:
+    "`learn.seg_info` (a `SegInfo`, or a dict of its fields) when the learner carries it, else `SegInfo.from_dls(learn.dls)`"
     info = getattr(learn, 'seg_info', None)
-    if info is None:
-        dls = getattr(learn, 'dls', None)
-        if dls is None or not hasattr(dls, 'codes'):
-            raise ValueError("the learner has neither `seg_info` nor `dls.codes`: its classes and input are unknown")
-        info = _dls_info(dls)
-    missing = [k for k in ('codes', 'ignore_index', 'mean', 'std', 'scale', 'patch_size') if k not in info]
-    if missing: raise ValueError(f"learn.seg_info lacks {missing}")
-    return dict(info)
+    if info is not None: return SegInfo.from_dict(info)
+    dls = getattr(learn, 'dls', None)
+    if dls is None or not hasattr(dls, 'codes'):
+        raise ValueError("the learner has neither `seg_info` nor `dls.codes`: its classes and input are unknown")
+    return SegInfo.from_dls(dls)
 
 # %% ../nbs/11_interpret.ipynb #c201
 def _calibration(info, # `learn.seg_info`: a dict, an object with a `calibration` attribute, or None
@@ -159,9 +144,9 @@ def _scene_image(x) -> np.ndarray:
     return x[..., None] if x.ndim == 2 else x
 
 # %% ../nbs/11_interpret.ipynb #c030
-def _match_channels(img:np.ndarray, info:dict) -> np.ndarray:
+def _match_channels(img:np.ndarray, info:SegInfo) -> np.ndarray:
     "`img` with the model's number of bands: a one-band image repeated, any other mismatch a `ValueError`"
-    n = info.get('in_channels') or (len(info['mean']) if info.get('mean') is not None else None)
+    n = info.in_channels or (len(info.mean) if info.mean is not None else None)
     if n is None or img.shape[2] == n: return img
     if img.shape[2] == 1: return np.broadcast_to(img, (*img.shape[:2], n))
     raise ValueError(f"the image has {img.shape[2]} bands but the model takes {n}")
@@ -176,15 +161,15 @@ def _scene_rows(x, info:dict):
     return (lambda a, b: _match_channels(_scene_image(x.read_image((a, 0, b - a, W))), info)), (H, W)
 
 # %% ../nbs/11_interpret.ipynb #c031
-def _to_input(crops:np.ndarray, info:dict, device) -> torch.Tensor:
+def _to_input(crops:np.ndarray, info:SegInfo, device) -> torch.Tensor:
     "Windows `(N, h, w, C)` as the model's input `(N, C, h, w)`: `float / scale` (or banded), then `(x - mean) / std`"
     x = torch.from_numpy(np.ascontiguousarray(crops)).to(device).float()
-    if info.get('band_range') is not None: # N-band / high-bit-depth data: each band clipped to [lo, hi], then 0–1
-        lo, hi = (torch.tensor(v, device=device, dtype=torch.float32) for v in info['band_range'])
+    if info.band_range is not None: # N-band / high-bit-depth data: each band clipped to [lo, hi], then 0–1
+        lo, hi = (torch.tensor(v, device=device, dtype=torch.float32) for v in info.band_range)
         x = (torch.where(x.isnan(), lo, x).clamp(min=lo, max=hi) - lo) / (hi - lo)
-    else: x = x.div_(info['scale'])
-    if info.get('mean') is not None:
-        x = (x - torch.tensor(info['mean'], device=device)) / torch.tensor(info['std'], device=device)
+    else: x = x.div_(info.scale)
+    if info.mean is not None:
+        x = (x - torch.tensor(info.mean, device=device)) / torch.tensor(info.std, device=device)
     return x.permute(0, 3, 1, 2).contiguous()
 
 # %% ../nbs/11_interpret.ipynb #c034
@@ -248,9 +233,9 @@ def _grid(shape:tuple[int, int], size:int, overlap:float):
     return yy, xx, (py, px), wp, _reflect(np.arange(hp) - py, shape[0]), _reflect(np.arange(wp) - px, shape[1])
 
 # %% ../nbs/11_interpret.ipynb #c039
-def _window_size(size, info:dict) -> int:
+def _window_size(size, info:SegInfo) -> int:
     "`size`, else the training patch size"
-    size = size if size is not None else info.get('patch_size')
+    size = size if size is not None else info.patch_size
     if size is None: raise ValueError("no window size: pass `size` (the learner does not say its patch size)")
     return positive_int(size, 'size')
 
@@ -260,14 +245,14 @@ def _stitch(model, info:dict, read, shape:tuple[int, int], size:int, overlap:flo
     "Blend the overlapping windows of a scene read strip by strip (one strip per row of windows); rows to `write`"
     yy, xx, pad, wp, ry, rx = _grid(shape, size, overlap); s0 = s1 = 0
     with _evaluating(model, device) as dev:
-        w, band = blend_weights(size, blend).to(dev), _Band(write, len(info['codes']), size, wp, pad, shape, dev,
+        w, band = blend_weights(size, blend).to(dev), _Band(write, len(info.codes), size, wp, pad, shape, dev,
                                                             None if bias is None else bias.to(dev))
         for i in progress_bar(range(0, len(yy), bs), leave=False) if progress else range(0, len(yy), bs):
             crops, ys, xs = [], yy[i:i + bs], xx[i:i + bs]
             for r, x in ((ry[y:y + size], x) for y, x in zip(ys, xs)):
                 if r.min() < s0 or r.max() >= s1: s0, s1 = int(r.min()), int(r.max()) + 1; strip = read(s0, s1)
                 crops.append(strip[np.ix_(r - s0, rx[x:x + size])])
-            p = _window_probs(model, _to_input(np.stack(crops), info, dev), len(info['codes']), tta) * w
+            p = _window_probs(model, _to_input(np.stack(crops), info, dev), len(info.codes), tta) * w
             for y, x, pk in zip(ys, xs, p): band.add(int(y), int(x), pk, w)
         band.flush(band.size)
 
@@ -284,7 +269,7 @@ def predict_scene(learn, # a `Learner` (anything with `.model` and `.seg_info` o
                   calibrate:bool=True, # apply the learner's per-class biases (`seg_info` calibration) when it has them
                  ) -> np.ndarray:
     "Labels (or class probabilities) of a whole scene of any size from blended, overlapping windows"
-    info = _info(learn); n, bs = len(info['codes']), positive_int(bs, 'bs')
+    info = _info(learn); n, bs = len(info.codes), positive_int(bs, 'bs')
     size, (read, shape) = _window_size(size, info), _scene_rows(scene_or_array, info)
     bias = _calibration(getattr(learn, 'seg_info', None), n) if calibrate else None
     out = np.zeros((n, *shape), np.float32) if probs else np.zeros(shape, np.int64)
@@ -295,9 +280,9 @@ def predict_scene(learn, # a `Learner` (anything with `.model` and `.seg_info` o
     return out
 
 # %% ../nbs/11_interpret.ipynb #c047
-def _scene_codes(scenes, info:dict) -> tuple[list[str], int|None]:
+def _scene_codes(scenes, info:SegInfo) -> tuple[list[str], int|None]:
     "The learner's codes and ignore index, checked against those of `scenes` when it carries them"
-    codes, ign = list(info['codes']), info['ignore_index']
+    codes, ign = list(info.codes), info.ignore_index
     if getattr(scenes, 'codes', None) is not None and list(scenes.codes) != codes:
         raise ValueError(f"the scenes' codes {list(scenes.codes)} differ from the learner's {codes}")
     if hasattr(scenes, 'ignore_index') and scenes.ignore_index != ign:
@@ -428,11 +413,11 @@ def error_gallery(learn, # a `Learner` (see `predict_scene`)
     return fig
 
 # %% ../nbs/11_interpret.ipynb #c065
-def _gallery_row(axs, w:dict, info:dict, ign:int|None):
+def _gallery_row(axs, w:dict, info:SegInfo, ign:int|None):
     "One window of the gallery: image, truth, prediction, error map"
-    cmap, k = ListedColormap(class_colors(info['codes'], info.get('colors'))), len(info['codes']) - 1
+    cmap, k = ListedColormap(class_colors(info.codes, info.colors)), len(info.codes) - 1
     truth = np.ma.masked_where(w['truth'] == ign, w['truth']) if ign is not None else w['truth']
-    axs[0].imshow(_display(w['image'], info['scale']), cmap='gray')
+    axs[0].imshow(_display(w['image'], info.scale), cmap='gray')
     axs[1].imshow(truth, cmap=cmap, vmin=0, vmax=k, interpolation='nearest')
     axs[2].imshow(w['pred'], cmap=cmap, vmin=0, vmax=k, interpolation='nearest')
     axs[3].imshow(w['error map'], cmap=ListedColormap(ERROR_COLORS), vmin=0, vmax=len(ERROR_CODES) - 1,

@@ -12,6 +12,7 @@ from .table import table_counts, class_index, counted_classes
 from .models import seg_model, smp_splitter, AuxLoss, AuxOutputCallback
 from .metrics import MeanIoU, ClassIoU
 from .data import SamplerEpochCallback
+from .seginfo import SegInfo
 
 # %% auto #0
 __all__ = ['rarest_classes', 'set_loss_ignore', 'seg_learner']
@@ -65,9 +66,6 @@ def seg_learner(dls, # from `data.patch_dataloaders` (carries `codes`, `ignore_i
     cbs = [SamplerEpochCallback(), *([AuxOutputCallback()] if aux else []),
            *([] if cbs is None else [cbs] if not isinstance(cbs, (list, tuple)) else cbs)]
     learn = Learner(dls, model, loss_func=loss_func, metrics=metrics, splitter=smp_splitter, cbs=cbs, **kwargs)
-    mean, std = getattr(dls, 'norm_stats', None) or (None, None)
-    learn.seg_info = dict(codes=codes, ignore_index=ign, mean=mean, std=std, scale=255.,
-                          patch_size=getattr(dls, 'patch_size', None), colors=getattr(dls, 'colors', None),
-                          in_channels=in_channels, band_range=getattr(dls, 'band_range', None),
-                          rgb_bands=getattr(dls, 'rgb_bands', None))
+    ew = (model_kwargs or {}).get('encoder_weights') or (None if weights_path is None else str(weights_path))
+    learn.seg_info = SegInfo.from_dls(dls, in_channels=in_channels, encoder_weights=ew)
     return learn

@@ -10,6 +10,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import segmentation_models_pytorch as smp
 from fastcore.basics import patch, noop
 from fastai.callback.core import Callback
+from .registry import Registry
 
 # %% auto #0
 __all__ = ['ARCHS', 'AUX_ARCHS', 'PRECISIONS', 'load_encoder_weights', 'DilatedContext', 'add_context', 'AuxHeads',
@@ -17,8 +18,12 @@ __all__ = ['ARCHS', 'AUX_ARCHS', 'PRECISIONS', 'load_encoder_weights', 'DilatedC
            'AutocastCallback', 'cpu_bf16_native', 'default_precision']
 
 # %% ../nbs/08_models.ipynb #c005
-ARCHS = ('Unet', 'UnetPlusPlus', 'FPN', 'PSPNet', 'DeepLabV3', 'DeepLabV3Plus', 'Linknet', 'MAnet', 'PAN', 'UPerNet',
-         'Segformer')
+ARCHS = Registry('arch') # the SMP architectures `seg_model` builds: name -> the `smp` class name
+for _a, _d in (('Unet', 'U-Net (scSE attention in the decoder by default)'), ('UnetPlusPlus', 'U-Net++: nested skips'),
+               ('FPN', 'feature pyramid network'), ('PSPNet', 'pyramid scene parsing'), ('DeepLabV3', 'atrous spatial pyramid pooling'),
+               ('DeepLabV3Plus', 'DeepLabV3 with a decoder'), ('Linknet', 'LinkNet: additive skips'), ('MAnet', 'multi-scale attention'),
+               ('PAN', 'pyramid attention network'), ('UPerNet', 'unified perceptual parsing'), ('Segformer', 'SegFormer decoder')):
+    ARCHS.register(_a, _d, _a)
 
 # %% ../nbs/08_models.ipynb #c006
 def load_encoder_weights(model:nn.Module, path:Path|str, strict:bool=True) -> nn.Module:
@@ -142,13 +147,13 @@ def seg_model(n_classes:int, # output channels (one logit per class)
               aux:int|list[int]|None=None, # auxiliary heads: a number of decoder stages next to the output, or indices
               **kwargs) -> nn.Module:
     "An SMP segmentation model (scSE in U-Net decoders unless `decoder_attention_type` says otherwise) with options"
-    if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {ARCHS}")
+    if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {list(ARCHS)}")
     if n_classes < 2: raise ValueError(f"n_classes must be >= 2, got {n_classes}")
     if context not in (None, 'dilated'): raise ValueError(f"context must be None or 'dilated', got {context!r}")
     if aux and arch not in AUX_ARCHS: raise ValueError(f"no aux heads for arch {arch!r}: use one of {AUX_ARCHS}")
     if aux and kwargs.get('aux_params'): raise ValueError("aux heads and SMP's aux_params cannot be combined")
     if arch in ('Unet', 'UnetPlusPlus'): kwargs.setdefault('decoder_attention_type', 'scse')
-    model = getattr(smp, arch)(encoder_name=encoder_name, encoder_weights=encoder_weights, in_channels=in_channels,
+    model = getattr(smp, ARCHS[arch])(encoder_name=encoder_name, encoder_weights=encoder_weights, in_channels=in_channels,
                                classes=n_classes, **kwargs)
     if weights_path is not None: load_encoder_weights(model, weights_path)
     if context == 'dilated': add_context(model, dilations)

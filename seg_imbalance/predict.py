@@ -43,10 +43,8 @@ def _pair(path) -> tuple[Path, Path]:
 
 def _seg_info(learn) -> dict:
     "The learner's metadata as the fields of a checked `SegInfo`, plain JSON values"
-    si = getattr(learn, 'seg_info', None)
-    d = si.to_dict() if isinstance(si, SegInfo) else _info(learn)
     plain = lambda o: o.tolist() if hasattr(o, 'tolist') else str(o)
-    return json.loads(json.dumps(SegInfo.from_dict(d).to_dict(), default=plain))
+    return json.loads(json.dumps(_info(learn).to_dict(), default=plain))
 
 # %% ../nbs/12b_predict.ipynb #p009
 def save_model(learn, # a `Learner`, or anything with `.model` and `.seg_info`
@@ -69,11 +67,11 @@ def save_model(learn, # a `Learner`, or anything with `.model` and `.seg_info`
 # %% ../nbs/12b_predict.ipynb #p011
 class SegModel:
     "A model with its `seg_info` (and `seg_model` arguments): what prediction needs of a `Learner`"
-    def __init__(self, model:nn.Module, seg_info:dict, args:dict|None=None):
+    def __init__(self, model:nn.Module, seg_info:SegInfo, args:dict|None=None):
         self.model, self.seg_info, self.args = model, seg_info, args
     def __repr__(self):
         a = self.args or {}
-        return f"SegModel({a.get('arch')}/{a.get('encoder_name')}, codes={self.seg_info['codes']})"
+        return f"SegModel({a.get('arch')}/{a.get('encoder_name')}, codes={self.seg_info.codes})"
 
 # %% ../nbs/12b_predict.ipynb #p012
 def _read_meta(js:Path) -> dict:
@@ -82,7 +80,7 @@ def _read_meta(js:Path) -> dict:
     except (OSError, ValueError) as e: raise ValueError(f"cannot read the model metadata {js}: {e}") from e
     if not isinstance(meta, dict) or meta.get('format') != MODEL_FORMAT or not {'model', 'seg_info'} <= set(meta):
         raise ValueError(f"{js} is not a model file of save_model (format {MODEL_FORMAT!r}, keys model and seg_info)")
-    meta['seg_info'] = json.loads(SegInfo.from_dict(meta['seg_info']).to_json()) # checked
+    meta['seg_info'] = SegInfo.from_dict(meta['seg_info']) # checked
     return meta
 
 # %% ../nbs/12b_predict.ipynb #p013
@@ -173,13 +171,13 @@ def predict_geotiff(learn, # a `Learner` or `SegModel`
                     device=None, calibrate:bool=True, progress:bool=True) -> pd.DataFrame:
     "Classes of a GeoTIFF of any size, read and written window by window; the class areas"
     src, out, info = Path(src), Path(out), _info(learn)
-    codes, rio = info['codes'], _rasterio(src)
+    codes, rio = info.codes, _rasterio(src)
     size, (read, shape) = _window_size(size, info), _scene_rows(Scene(src, src, cache='none'), info)
     bias = _calibration(getattr(learn, 'seg_info', None), len(codes)) if calibrate else None
     counts = np.zeros(len(codes), np.int64)
     with rio.Env(GDAL_CACHEMAX=256), rio.open(src) as ds, ExitStack() as stack:
         cls = stack.enter_context(_out(ds, out/f'{src.stem}.tif', 1, NODATA))
-        cls.write_colormap(1, color_table(codes, info.get('colors')))
+        cls.write_colormap(1, color_table(codes, info.colors))
         extra = [(stack.enter_context(_out(ds, out/f'{src.stem}_{k}.tif', n)), k) for k, n, on in
                  (('probs', len(codes), probs), ('confidence', 1, confidence)) if on]
         for f, k in extra:
@@ -203,10 +201,10 @@ def predict_geotiff(learn, # a `Learner` or `SegModel`
 def predict_image(learn, src, out, size:int|None=None, overlap:float=0.25, bs:int=8, tta:bool=False, device=None,
                   calibrate:bool=True) -> pd.DataFrame:
     "Classes of a PNG/JPEG image as a palette PNG `out/<stem>.png`; the class areas in pixels"
-    src, codes = Path(src), _info(learn)['codes']
+    src, info = Path(src), _info(learn); codes = info.codes
     lab = predict_scene(learn, _read_file(src, 'image'), size, overlap, bs, tta, device=device, calibrate=calibrate)
     im = Image.fromarray(lab.astype(np.uint8), 'P')
-    ct = color_table(codes, _info(learn).get('colors'))
+    ct = color_table(codes, info.colors)
     im.putpalette([v for i in range(len(codes)) for v in ct[i][:3]]); im.save(Path(out)/f'{src.stem}.png')
     return _areas(src.stem, np.bincount(lab.ravel(), minlength=len(codes)), codes, None)
 

@@ -38,7 +38,7 @@ def test_train_on_a_scene_folder(tmp_path):
     tbl = pd.read_csv(tmp_path / 'out' / 'per_class.csv', index_col='class')
     assert list(tbl.index) == list(CLASSES)
     learn = load_learner(tmp_path / 'out' / 'model.pkl')
-    assert learn.seg_info['codes'] == list(CLASSES) and learn.seg_info['patch_size'] == 64
+    assert learn.seg_info.codes == list(CLASSES) and learn.seg_info.patch_size == 64
 
 def test_commands_reject_bad_arguments(tmp_path):
     r = run('demo', '--out', str(tmp_path), '--steps', '0')

@@ -87,7 +87,7 @@ def test_exported_learner_travels_without_scenes(tmp_path):
     scene_bytes = sum(s.read_image().nbytes + s.read_mask().nbytes for s in ss)
     model_bytes = sum(p.numel() * p.element_size() for p in learn.model.state_dict().values())
     assert (tmp_path / 'm.pkl').stat().st_size < model_bytes + scene_bytes / 4
-    assert back.dls.codes == list(ss.codes) and back.dls.ignore_index is None and back.seg_info['patch_size'] == 64
+    assert back.dls.codes == list(ss.codes) and back.dls.ignore_index is None and back.seg_info.patch_size == 64
     xb = dls.valid.one_batch()[0]
     learn.model.eval(); back.model.eval()
     with torch.no_grad(): assert torch.equal(back.model(xb), learn.model(xb))

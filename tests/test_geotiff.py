@@ -235,7 +235,7 @@ def test_train_command_and_whole_scene_prediction_on_geotiffs(tmp_path):
                        capture_output=True, text=True, timeout=900, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     learn = load_learner(tmp_path/'out'/'model.pkl')
-    assert learn.seg_info['in_channels'] == 4 and learn.seg_info['band_range'] is not None
+    assert learn.seg_info.in_channels == 4 and learn.seg_info.band_range is not None
     scene = read_scene_folder(f)[0]
     pred = predict_scene(learn, scene)
     assert pred.shape == (128, 128) and set(np.unique(pred)) <= set(range(len(CODES)))
