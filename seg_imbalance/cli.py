@@ -130,6 +130,20 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument('--out', default='ablate_out', help='folder for results.jsonl, summary.csv/.md and figures')
     a.add_argument('--jobs', type=int, default=1, help='runs at once, each in its own process')
     a.add_argument('--baseline', default=None, help='config the gains are measured against (default: the first)')
+    pr = sub.add_parser('predict', help='class maps of GeoTIFF/PNG/JPEG files (GeoTIFFs window by window, '
+                        'georeferenced)')
+    pr.add_argument('model', help='model file: NAME.json / NAME.safetensors (save_model) or a fastai .pkl export (a '
+                    'pickle runs code: only from a source you trust)')
+    pr.add_argument('inputs', nargs='+', help='GeoTIFF, PNG or JPEG files, or folders of them')
+    pr.add_argument('--out', default='predict_out', help='output folder (default: predict_out)')
+    pr.add_argument('--size', type=int, default=None, help='window side (default: the training patch size)')
+    pr.add_argument('--overlap', type=float, default=0.25, help='share of a window overlapping the next')
+    pr.add_argument('--bs', type=int, default=8, help='windows per forward pass')
+    pr.add_argument('--tta', action='store_true', help='also average over left-right and up-down flips')
+    pr.add_argument('--probs', action='store_true', help='GeoTIFF inputs: also NAME_probs.tif (a band per class)')
+    pr.add_argument('--confidence', action='store_true', help='GeoTIFF inputs: also NAME_confidence.tif')
+    pr.add_argument('--device', default=None, help='cpu, cuda, cuda:1… (default: CUDA when there is one)')
+    pr.add_argument('--no-calibration', action='store_true', help='ignore the calibration stored with the model')
     return p
 
 # %% ../nbs/13_cli.ipynb #c013
@@ -250,8 +264,21 @@ def _cmd_ablate(a) -> int:
     print(f"written: {', '.join(sorted(p.name for p in res['out'].iterdir()))} in {res['out']}")
     return 0
 
+# %% ../nbs/13_cli.ipynb #cpr1
+def _cmd_predict(a) -> int:
+    from seg_imbalance.predict import predict_files
+    try: areas = predict_files(a.model, a.inputs, a.out, a.size, a.overlap, a.bs, a.tta, a.probs, a.confidence,
+                               a.device, not a.no_calibration)
+    except ValueError as e: raise SystemExit(f"seg-imbalance predict: {e}")
+    for name, t in areas.groupby('scene', sort=False):
+        print(f"\n{name}: class areas")
+        print(t.drop(columns='scene').to_string(index=False, float_format='{:.4g}'.format))
+    print(f"\nwritten: {', '.join(sorted(p.name for p in Path(a.out).iterdir()))} in {a.out}")
+    return 0
+
 # %% ../nbs/13_cli.ipynb #c023
-_COMMANDS = {'demo': _cmd_demo, 'report': _cmd_report, 'train': _cmd_train, 'ablate': _cmd_ablate}
+_COMMANDS = {'demo': _cmd_demo, 'report': _cmd_report, 'train': _cmd_train, 'ablate': _cmd_ablate,
+             'predict': _cmd_predict}
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `seg-imbalance` console command"

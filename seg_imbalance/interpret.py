@@ -136,9 +136,7 @@ def blend_weights(size:int, # window side
 
 # %% ../nbs/11_interpret.ipynb #c029
 def _scene_image(x) -> np.ndarray:
-    "The image `(H, W, C)` of a `Scene`, an array `(H, W[, C])` or an image file"
-    if isinstance(x, (str, Path)): x = Scene(x, x)
-    if isinstance(x, Scene): x = x.read_image()
+    "The image `(H, W, C)` of an array `(H, W[, C])`"
     if isinstance(x, torch.Tensor): x = x.cpu().numpy()
     if not isinstance(x, np.ndarray) or x.ndim not in (2, 3) or 0 in x.shape:
         raise ValueError(f"expected a Scene, an image file or an image array (H, W[, C]), got "
@@ -152,6 +150,15 @@ def _match_channels(img:np.ndarray, info:SegInfo) -> np.ndarray:
     if n is None or img.shape[2] == n: return img
     if img.shape[2] == 1: return np.broadcast_to(img, (*img.shape[:2], n))
     raise ValueError(f"the image has {img.shape[2]} bands but the model takes {n}")
+
+# %% ../nbs/11_interpret.ipynb #c030r
+def _scene_rows(x, info:dict):
+    "A reader of rows `[r0, r1)` `(h, W, C)` in the model's bands, and the scene size: a `Scene` (GeoTIFF) by windows"
+    if isinstance(x, (str, Path)): x = Scene(x, x)
+    if not isinstance(x, Scene):
+        img = _match_channels(_scene_image(x), info); return (lambda a, b: img[a:b]), img.shape[:2]
+    (H, W), _ = x.image_shape, _match_channels(np.zeros((1, 1, x.n_bands), np.uint8), info) # bands checked first
+    return (lambda a, b: _match_channels(_scene_image(x.read_image((a, 0, b - a, W))), info)), (H, W)
 
 # %% ../nbs/11_interpret.ipynb #c031
 def _to_input(crops:np.ndarray, info:SegInfo, device) -> torch.Tensor:
@@ -194,10 +201,11 @@ def _evaluating(model, device=None):
 
 # %% ../nbs/11_interpret.ipynb #c037
 class _Band:
-    "Blended scores of `size` padded rows from `top` on, written to `out` once no later window reaches them"
-    def __init__(self, out:np.ndarray, n_classes:int, size:int, width:int, pad:tuple[int, int], device,
+    "Blended scores of `size` padded rows from `top` on, handed to `write` once no later window reaches them"
+    def __init__(self, write, # `write(rows, acc, wsum)`: a slice of scene rows, scores `(C, h, W)`, weights `(h, W)`
+                 n_classes:int, size:int, width:int, pad:tuple[int, int], shape:tuple[int, int], device,
                  bias:torch.Tensor|None=None): # per-class biases added to the log-probabilities
-        self.out, self.size, (self.py, self.px), self.top, self.bias = out, size, pad, 0, bias
+        self.write, self.size, (self.py, self.px), self.shape, self.top, self.bias = write, size, pad, shape, 0, bias
         self.acc = torch.zeros(n_classes, size, width, device=device)
         self.wsum = torch.zeros(size, width, device=device)
     def add(self, y:int, x:int, p:torch.Tensor, w:torch.Tensor):
@@ -205,16 +213,13 @@ class _Band:
         if y > self.top: self.flush(y - self.top)
         self.acc[:, :, x:x + self.size] += p; self.wsum[:, x:x + self.size] += w
     def flush(self, d:int):
-        "Write the band's first `d` rows (those inside the scene) to `out`; move the band down by `d`"
-        H, W = self.out.shape[-2:]
-        a, b = max(self.top, self.py), min(self.top + d, self.py + H)
+        "Hand the band's first `d` rows (those inside the scene) to `write`; move the band down by `d`"
+        (H, W), t = self.shape, self.top
+        a, b = max(t, self.py), min(t + d, self.py + H)
         if b > a:
-            acc, rows = self.acc[:, a - self.top:b - self.top, self.px:self.px + W], slice(a - self.py, b - self.py)
-            if self.bias is not None: # calibrated: softmax(log p + bias), times the weights again
-                ws = self.wsum[a - self.top:b - self.top, self.px:self.px + W]
-                acc = ((acc / ws).log() + self.bias[:, None, None]).softmax(0) * ws
-            if self.out.ndim == 2: self.out[rows] = acc.max(0).indices.cpu().numpy()
-            else: self.out[:, rows] = (acc / self.wsum[a - self.top:b - self.top, self.px:self.px + W]).cpu().numpy()
+            acc, ws = self.acc[:, a - t:b - t, self.px:self.px + W], self.wsum[a - t:b - t, self.px:self.px + W]
+            if self.bias is not None: acc = ((acc / ws).log() + self.bias[:, None, None]).softmax(0) * ws # calibrated
+            self.write(slice(a - self.py, b - self.py), acc, ws)
         k = min(d, self.size)
         self.acc = torch.cat([self.acc[:, d:], self.acc.new_zeros(self.acc.shape[0], k, self.acc.shape[2])], 1)
         self.wsum = torch.cat([self.wsum[d:], self.wsum.new_zeros(k, self.wsum.shape[1])], 0)
@@ -234,9 +239,26 @@ def _window_size(size, info:SegInfo) -> int:
     if size is None: raise ValueError("no window size: pass `size` (the learner does not say its patch size)")
     return positive_int(size, 'size')
 
+# %% ../nbs/11_interpret.ipynb #c039s
+def _stitch(model, info:dict, read, shape:tuple[int, int], size:int, overlap:float, bs:int, tta:bool, blend:str,
+            write, device=None, bias=None, progress:bool=False): # `read(r0, r1)`: rows; `write`: see `_Band`
+    "Blend the overlapping windows of a scene read strip by strip (one strip per row of windows); rows to `write`"
+    yy, xx, pad, wp, ry, rx = _grid(shape, size, overlap); s0 = s1 = 0
+    with _evaluating(model, device) as dev:
+        w, band = blend_weights(size, blend).to(dev), _Band(write, len(info.codes), size, wp, pad, shape, dev,
+                                                            None if bias is None else bias.to(dev))
+        for i in progress_bar(range(0, len(yy), bs), leave=False) if progress else range(0, len(yy), bs):
+            crops, ys, xs = [], yy[i:i + bs], xx[i:i + bs]
+            for r, x in ((ry[y:y + size], x) for y, x in zip(ys, xs)):
+                if r.min() < s0 or r.max() >= s1: s0, s1 = int(r.min()), int(r.max()) + 1; strip = read(s0, s1)
+                crops.append(strip[np.ix_(r - s0, rx[x:x + size])])
+            p = _window_probs(model, _to_input(np.stack(crops), info, dev), len(info.codes), tta) * w
+            for y, x, pk in zip(ys, xs, p): band.add(int(y), int(x), pk, w)
+        band.flush(band.size)
+
 # %% ../nbs/11_interpret.ipynb #c041
 def predict_scene(learn, # a `Learner` (anything with `.model` and `.seg_info` or `.dls`)
-                  scene_or_array, # a `Scene`, an image array `(H, W[, C])` or an image file
+                  scene_or_array, # a `Scene` (GeoTIFFs read by windows), an image array `(H, W[, C])` or image file
                   size:int|None=None, # window side; default the training patch size
                   overlap:float=0.25, # share of a window overlapping the next, in [0, 1)
                   bs:int=8, # windows per forward pass
@@ -248,18 +270,13 @@ def predict_scene(learn, # a `Learner` (anything with `.model` and `.seg_info` o
                  ) -> np.ndarray:
     "Labels (or class probabilities) of a whole scene of any size from blended, overlapping windows"
     info = _info(learn); n, bs = len(info.codes), positive_int(bs, 'bs')
-    size, img = _window_size(size, info), _match_channels(_scene_image(scene_or_array), info)
-    yy, xx, pad, wp, ry, rx = _grid(img.shape[:2], size, overlap)
+    size, (read, shape) = _window_size(size, info), _scene_rows(scene_or_array, info)
     bias = _calibration(getattr(learn, 'seg_info', None), n) if calibrate else None
-    out = np.zeros((n, *img.shape[:2]), np.float32) if probs else np.zeros(img.shape[:2], np.int64)
-    with _evaluating(learn.model, device) as dev:
-        w, band = blend_weights(size, blend).to(dev), _Band(out, n, size, wp, pad, dev, None if bias is None else bias.to(dev))
-        for i in range(0, len(yy), bs):
-            ys, xs = yy[i:i + bs], xx[i:i + bs]
-            crops = np.stack([img[np.ix_(ry[y:y + size], rx[x:x + size])] for y, x in zip(ys, xs)])
-            p = _window_probs(learn.model, _to_input(crops, info, dev), n, tta) * w
-            for y, x, pk in zip(ys, xs, p): band.add(int(y), int(x), pk, w)
-        band.flush(band.size)
+    out = np.zeros((n, *shape), np.float32) if probs else np.zeros(shape, np.int64)
+    def write(rows, acc, ws):
+        if probs: out[:, rows] = (acc / ws).cpu().numpy()
+        else: out[rows] = acc.max(0).indices.cpu().numpy()
+    _stitch(learn.model, info, read, shape, size, overlap, bs, tta, blend, write, device, bias)
     return out
 
 # %% ../nbs/11_interpret.ipynb #c047

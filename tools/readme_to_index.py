@@ -45,4 +45,4 @@ if __name__ == '__main__':
     path = root / 'nbs' / 'index.ipynb'
     old = json.loads(path.read_text()) if path.exists() and '--keep-outputs=no' not in sys.argv else None
     nb = index_nb((root / 'README.md').read_text(), old)
-    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + '\n') # nbdev-clean's key order
