@@ -31,8 +31,9 @@ from .fit import *
 from .choose import *
 from .experiments import *
 from .ablate import *
+from .predict import *
 from .cli import *
 
 # %% ../nbs/99_all.ipynb #c004
-_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'stats', 'crop', 'weights', 'sample', 'augment', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'ablate', 'cli')
+_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'stats', 'crop', 'weights', 'sample', 'augment', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'ablate', 'predict', 'cli')
 __all__ = list(dict.fromkeys(n for m in _MODULES for n in importlib.import_module(f'seg_imbalance.{m}').__all__))

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
 from PIL import Image
 from matplotlib.colors import to_rgb
-from .io import Scene, GEO_EXTS, _rasterio, _read_file
+from .io import Scene, GEO_EXTS, _read_file
+from .geotiff import _rasterio
 from .seginfo import SegInfo
 from .models import seg_model, ARCHS
 from .interpret import _info, _scene_rows, _stitch, _calibration, _window_size, class_colors, predict_scene
