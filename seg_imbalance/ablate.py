@@ -15,7 +15,7 @@ from fastprogress.fastprogress import progress_bar
 from scipy import stats as sps
 import seg_imbalance
 try: import tomllib
-except ModuleNotFoundError: tomllib = None  # Python 3.10: `load_configs` needs 3.11+
+except ModuleNotFoundError: import tomli as tomllib # Python 3.10: the backport, a dependency there
 
 # %% auto #0
 __all__ = ['check_configs', 'load_configs', 'append_record', 'read_results', 'toy_run', 'ablate', 'runs_table', 'summarize',
@@ -59,7 +59,6 @@ def load_configs(path:str|Path, # a TOML file with `[[config]]` tables
                  allowed_keys:Iterable[str]|None=None, # keys a config may set besides `name`; None: any
                 ) -> dict:
     "`{'configs': [...]}` plus `seeds`, `budget`, `data` where the TOML file at `path` sets them"
-    if tomllib is None: raise ValueError("load_configs needs Python 3.11+ (tomllib)")
     path = Path(path)
     try: spec = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e: raise ValueError(f"{path}: not valid TOML ({e})") from e

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 from fastcore.basics import patch
 from fastprogress.fastprogress import progress_bar
+from .geotiff import _dataset, _check_window, _band_list, _geo_read, _geo_nodata, _check_aligned, _write_tif
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'GEO_EXTS', 'default_cache_dir', 'SceneCache', 'Scene', 'check_mask', 'SceneSet', 'scenes_from_arrays',
@@ -54,13 +55,6 @@ def _file_bands(path:Path) -> tuple[int, np.dtype]:
     return (1 if a.ndim == 2 else a.shape[2]), a.dtype
 
 # %% ../nbs/00_io.ipynb #c009
-def _check_window(window, shape:tuple) -> tuple[int, int, int, int]:
-    "`window` as four ints, or `ValueError` when it leaves a scene of size `shape`"
-    y, x, h, w = (int(v) for v in window)
-    if y < 0 or x < 0 or h < 1 or w < 1 or y + h > shape[0] or x + w > shape[1]:
-        raise ValueError(f"window {tuple(window)} lies outside the scene of size {tuple(shape[:2])}")
-    return y, x, h, w
-
 def _crop(arr:np.ndarray, window) -> np.ndarray:
     if window is None: return arr
     y, x, h, w = _check_window(window, arr.shape)
@@ -150,70 +144,6 @@ def load(self:SceneCache, path:Path|str, what:str) -> np.ndarray:
     if arr.nbytes > self.max_bytes or not self._write(f, arr): return arr
     return np.load(f, mmap_mode='r').view(np.ndarray)
 
-# %% ../nbs/00_io.ipynb #c021
-def _rasterio(path=None):
-    "The `rasterio` module, or an `ImportError` that names the `geo` extra"
-    try: import rasterio, rasterio.windows, rasterio.errors
-    except ImportError as e:
-        raise ImportError(f"reading the GeoTIFF {path} needs rasterio, an optional extra: "
-                          "pip install 'seg_imbalance[geo]'") from e
-    return rasterio
-
-# %% ../nbs/00_io.ipynb #c022
-def _open(path:Path):
-    "A new rasterio dataset of `path`; `ValueError` naming the file when it cannot be opened"
-    rio = _rasterio(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', rio.errors.NotGeoreferencedWarning); return rio.open(path)
-    except Exception as e: raise ValueError(f"cannot read file {path}: {e}") from e
-
-_OPEN = {} # (pid, path, mtime, size) -> open rasterio dataset of this process, least recently used first
-
-def _dataset(path:Path, max_open:int=32):
-    "An open rasterio dataset of `path`, kept open in this process (at most `max_open` at a time)"
-    _rasterio(path); st = Path(path).stat()
-    key = (os.getpid(), str(path), st.st_mtime_ns, st.st_size)
-    ds = _OPEN.pop(key, None) or _open(path)
-    _OPEN[key] = ds
-    while len(_OPEN) > max_open: _OPEN.pop(next(iter(_OPEN))).close()
-    return ds
-
-# %% ../nbs/00_io.ipynb #c023
-def _band_list(bands, count:int, name:str) -> list[int]:
-    "Band numbers (from 1) of an image with `count` bands: `bands`, or all"
-    if bands is None: return list(range(1, count + 1))
-    b = list(bands)
-    if not b or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= count for v in b):
-        raise ValueError(f"{name}: bands {b} must be band numbers in 1..{count} (numbered from 1, as in GDAL)")
-    return [int(v) for v in b]
-
-# %% ../nbs/00_io.ipynb #c024
-_BIG_READ = 1 << 20 # pixels: a read at least this large (a row block, a whole raster) uses its own dataset
-
-def _geo_read(path:Path, what:str, window=None, bands=None, name:str='scene') -> np.ndarray:
-    "Pixels of a GeoTIFF, only its `(y, x, h, w)` window when given: an image `(h, w[, C])` or a mask `(h, w)`"
-    ds = _dataset(path)
-    if what == 'mask' and ds.count != 1:
-        raise ValueError(f"mask {path} has {ds.count} bands: expected one band of class indices")
-    win, idx = None, 1 if what == 'mask' else _band_list(bands, ds.count, name)
-    if window is not None:
-        y, x, h, w = _check_window(window, (ds.height, ds.width))
-        win = _rasterio().windows.Window(x, y, w, h)
-    big = window is None or h * w >= _BIG_READ
-    if big: ds = _open(path) # closed after the read: its cached blocks go with it
-    try: a = ds.read(idx, window=win)
-    except Exception as e: raise ValueError(f"cannot read {what} file {path}: {e}") from e
-    finally:
-        if big: ds.close()
-    return a if a.ndim == 2 else a[0] if len(a) == 1 else np.ascontiguousarray(np.moveaxis(a, 0, -1))
-
-# %% ../nbs/00_io.ipynb #c025
-def _geo_nodata(path:Path, bands=None) -> list:
-    "The declared nodata value of each band read (`None` where none is declared)"
-    ds = _dataset(path)
-    return [ds.nodatavals[b - 1] for b in _band_list(bands, ds.count, str(path))]
-
 # %% ../nbs/00_io.ipynb #c031
 def _cache_mode(cache) -> str|SceneCache:
     "`'none'`, `'memory'` or a `SceneCache` from the `cache` argument"
@@ -232,7 +162,7 @@ class Scene:
                  cache:bool|str|SceneCache='disk', # PNG/JPG: 'disk', 'memory' (True), 'none' (False) or a `SceneCache`
                  bands:list[int]|None=None, # image bands to read, numbered from 1 (as in GDAL); default all
                  ignore_index:int|None=None, # mask value written where there is no data
-                 image_nodata=None): # None, 'declared' or a value: image pixels holding it in every band are ignored
+                 image_nodata='declared'): # 'declared', a value or None: image pixels holding it in every band are ignored
         self.image, self.mask, self.cache, self._arrs = image, mask, _cache_mode(cache), {}
         self.bands = None if bands is None else list(bands)
         self.ignore_index, self.image_nodata = ignore_index, image_nodata
@@ -245,7 +175,10 @@ class Scene:
                                                                                                 np.number))):
             raise ValueError(f"{self.name}: image_nodata must be None, 'declared' or a number, got {image_nodata!r}")
         if self.image_shape != self.shape:
-            raise ValueError(f"{self.name}: image size {self.image_shape} and mask size {self.shape} differ")
+            files = ' and '.join(str(a) for a in (image, mask) if isinstance(a, (str, Path)))
+            raise ValueError(f"{self.name}: image size {self.image_shape} and mask size {self.shape} differ"
+                             + (f" ({files})" if files else ''))
+        if _is_geo(image) and _is_geo(mask): _check_aligned(Path(image), Path(mask))
 
     def _shape(self, a):
         if isinstance(a, np.ndarray): return tuple(a.shape[:2])
@@ -274,8 +207,8 @@ def _load(self:Scene, what:str) -> np.ndarray:
 
 # %% ../nbs/00_io.ipynb #c034
 @patch
-def read_image(self:Scene, window=None) -> np.ndarray:
-    "The image, or its `(y, x, h, w)` window (a GeoTIFF reads only the window), bands `self.bands`"
+def _read_raw(self:Scene, window=None) -> np.ndarray:
+    "The image as stored (NaN kept), or its `(y, x, h, w)` window, bands `self.bands`"
     if _is_geo(self.image): return _geo_read(Path(self.image), 'image', window, self.bands, self.name)
     arr = _crop(self._load('image'), window)
     if self.bands is not None:
@@ -284,40 +217,57 @@ def read_image(self:Scene, window=None) -> np.ndarray:
         arr = arr[..., b[0] - 1] if len(b) == 1 else arr[..., [v - 1 for v in b]]
     return arr.copy() if window is not None and not arr.flags.writeable else arr
 
+# %% ../nbs/00_io.ipynb #c080
+@patch
+def read_image(self:Scene, window=None) -> np.ndarray:
+    "The image, or its `(y, x, h, w)` window (a GeoTIFF reads only the window), bands `self.bands`; NaN/inf read 0"
+    a = self._read_raw(window)
+    if a.dtype.kind == 'f' and not np.isfinite(a).all(): a = np.where(np.isfinite(a), a, a.dtype.type(0)) # a copy
+    return a
+
+# %% ../nbs/00_io.ipynb #c081
+def _label_nodata(scene) -> int|None:
+    "The nodata value the GeoTIFF label raster of `scene` declares, when it can be an ignore index (an integer >= 0)"
+    m = getattr(scene, 'mask', None)
+    nd = _geo_nodata(Path(m))[0] if _is_geo(m) else None
+    return int(nd) if nd is not None and np.isfinite(nd) and nd >= 0 and nd == int(nd) else None
+
 # %% ../nbs/00_io.ipynb #c035
 @patch
 def _nodata(self:Scene, window, m:np.ndarray) -> np.ndarray|None:
-    "Boolean `(h, w)`: pixels of the mask window `m` without data (label nodata, `image_nodata`), or `None`"
+    "Boolean `(h, w)`: pixels of the mask window `m` without data (label or image nodata, NaN/inf), or `None`"
     out = None
     if _is_geo(self.mask) and (nd := _geo_nodata(Path(self.mask))[0]) is not None:
         out = np.isnan(m) if np.isnan(nd) else m == nd
-    if self.image_nodata is not None:
-        v = _geo_nodata(Path(self.image), self.bands) if self.image_nodata == 'declared' and _is_geo(self.image) else \
-            [] if self.image_nodata == 'declared' else [self.image_nodata]
-        if v and None not in v:
-            im = self.read_image(window); im = im[..., None] if im.ndim == 2 else im
-            v = np.asarray(v, np.float64)
-            with np.errstate(invalid='ignore', over='ignore'): vt = v.astype(im.dtype) # compare in the image's dtype
-            if not np.array_equal(vt.astype(np.float64), v, equal_nan=True):
-                nod = np.zeros(im.shape[:2], bool) # never held
-            else: nod = ((im == vt) | (np.isnan(vt) & np.isnan(im)) if np.isnan(v).any() else im == vt).all(-1)
-            out = nod if out is None else out | nod
-    return out
+    v = _geo_nodata(Path(self.image), self.bands) if self.image_nodata == 'declared' and _is_geo(self.image) else \
+        [] if self.image_nodata is None or self.image_nodata == 'declared' else [self.image_nodata]
+    v = [] if None in v else v
+    flt = (isinstance(self.image, np.ndarray) or _is_geo(self.image)) and self.image_dtype.kind == 'f'
+    if not (v or flt): return out
+    im = self._read_raw(window); im = im[..., None] if im.ndim == 2 else im
+    nod = ~np.isfinite(im).all(-1) if flt else np.zeros(im.shape[:2], bool)
+    if v:
+        v = np.asarray(v, np.float64)
+        with np.errstate(invalid='ignore', over='ignore'): vt = v.astype(im.dtype) # compare in the image's dtype
+        if np.array_equal(vt.astype(np.float64), v, equal_nan=True): # else a value the dtype never holds
+            nod |= ((im == vt) | (np.isnan(vt) & np.isnan(im)) if np.isnan(v).any() else im == vt).all(-1)
+    return nod if out is None else out | nod
 
 # %% ../nbs/00_io.ipynb #c036
 @patch
 def read_mask(self:Scene, window=None) -> np.ndarray:
-    "The mask, or its `(y, x, h, w)` window, with pixels without data set to `ignore_index`"
+    "The mask, or its `(y, x, h, w)` window, with pixels without data set to the ignore index"
     geo = _is_geo(self.mask)
     m = _geo_read(Path(self.mask), 'mask', window) if geo else _crop(self._load('mask'), window)
     nod = self._nodata(window, m)
     if nod is not None and nod.any():
-        if self.ignore_index is None:
-            raise ValueError(f"{self.name}: {int(nod.sum())} pixels have no data (label nodata or image_nodata) "
-                             "but there is no ignore_index to give them: set ignore_index")
-        dt = np.promote_types(m.dtype, np.min_scalar_type(self.ignore_index))
+        ign = self.ignore_index if self.ignore_index is not None else _label_nodata(self)
+        if ign is None:
+            raise ValueError(f"{self.name}: {int(nod.sum())} pixels have no data (label or image nodata, NaN/inf in "
+                             "the image) but there is no ignore_index to give them: set ignore_index")
+        dt = np.promote_types(m.dtype, np.min_scalar_type(ign))
         if not geo or dt != m.dtype: m = m.astype(dt) # a copy: never write into a given or cached array
-        m[nod] = self.ignore_index
+        m[nod] = ign
         return m
     return m.copy() if window is not None and not m.flags.writeable else m
 
@@ -358,6 +308,26 @@ def _mask_windows(scene, max_px:int=1 << 23) -> list:
     H, W = scene.shape; rows = max(1, max_px // W)
     return [(r, 0, min(rows, H - r), W) for r in range(0, H, rows)]
 
+# %% ../nbs/00_io.ipynb #c086
+def _one_ignore_index(scenes:list, codes:list[str], ignore_index:int|None=None) -> int|None:
+    "The set's one ignore index: `ignore_index`, else the one its scenes give or their label rasters declare as nodata"
+    own, nod = [getattr(s, 'ignore_index', None) for s in scenes], [_label_nodata(s) for s in scenes]
+    if ignore_index is None:
+        cand = {}
+        for s, i, n in zip(scenes, own, nod):
+            if (v := n if i is None else i) is not None: cand.setdefault(v, s.mask if i is None else s.name)
+        if len(cand) > 1: raise ValueError(f"the scenes declare different nodata values or ignore indices ("
+            + ', '.join(f'{v} in {f}' for v, f in cand.items()) + "): set ignore_index (the argument, or "
+            "ignore_index.txt in a scene folder), and each mask's nodata pixels become it")
+        ignore_index = next(iter(cand), None)
+    for s, i, n in zip(scenes, own, nod):
+        if i is not None and i != ignore_index:
+            raise ValueError(f"{s.name}: ignore_index {i} differs from the set's {ignore_index}: one for all scenes")
+        if n is not None and n != ignore_index and n < len(codes):
+            raise ValueError(f"{s.mask} declares nodata {n}, class {codes[n]!r}, but the ignore index is {ignore_index}"
+                             f": unset the raster's nodata, or make {n} the ignore index")
+    return ignore_index
+
 # %% ../nbs/00_io.ipynb #c047
 class SceneSet:
     "Scenes with their class names (`codes`), optional `ignore_index` and optional display `colors`"
@@ -366,9 +336,10 @@ class SceneSet:
         if len(codes) < 2: raise ValueError(f"need at least 2 class codes, got {list(codes)}")
         if colors is not None and len(colors) != len(codes):
             raise ValueError(f"{len(colors)} colors for {len(codes)} codes: give one colour per class")
-        self.scenes, self.codes, self.ignore_index = list(scenes), list(codes), ignore_index
+        self.scenes, self.codes = list(scenes), list(codes)
+        self.ignore_index = ignore_index = _one_ignore_index(self.scenes, self.codes, ignore_index)
         self.colors = None if colors is None else list(colors)
-        for s in self.scenes: # no-data pixels of a scene become the set's ignore index
+        for s in self.scenes: # no-data pixels of every scene become the set's one ignore index
             if getattr(s, 'ignore_index', None) is None and ignore_index is not None: s.ignore_index = ignore_index
     @property
     def n_classes(self) -> int: return len(self.codes)
@@ -416,12 +387,12 @@ def _listing(folder:Path, what:str) -> list[Path]:
 # %% ../nbs/00_io.ipynb #c054
 def read_scene_folder(path:Path|str, # folder with images/, masks/, codes.txt
                       codes:list[str]|None=None, # class names; default: read codes.txt
-                      ignore_index:int|None=None, # default: ignore_index.txt if present
+                      ignore_index:int|None=None, # default: ignore_index.txt if present, else the label rasters' nodata
                       mask_suffix:str='', # mask of `a.jpg` is `a{mask_suffix}.png` (any image extension)
                       validate:bool=True, # read every mask once and check its values
                       cache:bool|str|SceneCache='disk', # PNG/JPG: 'disk' (shared memory-mapped), 'memory', 'none'
                       bands:list[int]|None=None, # image bands to read, from 1; default all
-                      image_nodata=None, # None, 'declared' or a value: image pixels holding it in all bands are ignored
+                      image_nodata='declared', # 'declared', a value or None: image pixels holding it in all bands are ignored
                      ) -> SceneSet:
     "Read a scene folder into a `SceneSet`, pairing images and masks by name"
     path = Path(path)
@@ -448,12 +419,7 @@ def _save_image(arr:np.ndarray, stem:Path) -> Path:
         p = stem.with_suffix('.png')
         Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr).save(p)
         return p
-    rio, a = _rasterio(stem.with_suffix('.tif')), arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', rio.errors.NotGeoreferencedWarning)
-        with rio.open(stem.with_suffix('.tif'), 'w', driver='GTiff', height=a.shape[1], width=a.shape[2], count=len(a),
-                      dtype=a.dtype, compress='deflate') as d: d.write(a)
-    return stem.with_suffix('.tif')
+    return _write_tif(stem.with_suffix('.tif'), arr)
 
 # %% ../nbs/00_io.ipynb #c056
 def save_scene_folder(scenes:SceneSet, path:Path|str) -> Path:

@@ -8,18 +8,19 @@ import torch
 from torch import nn, Tensor
 from .checks import check_reduction
 from .pixel_losses import (  # re-exported: see `_all_` below
-    batch_counts, DynamicWeights, SegLoss, weighted_cross_entropy, WeightedCrossEntropy, focal_loss, FocalLoss)
+    batch_counts, DynamicWeights, SegLoss, weighted_cross_entropy, WeightedCrossEntropy, focal_loss, FocalLoss,
+    ohem_cross_entropy, OHEMCrossEntropy)
 from .pixel_losses import (  # the plumbing the region losses share with the pixel losses
     LossBatch, prep_loss_inputs, fp32_loss, pixel_counts, parse_weight, resolve_weight)
 
 # %% auto #0
 __all__ = ['soft_confusion', 'tversky_loss', 'TverskyLoss', 'DiceLoss', 'FocalTverskyLoss', 'lovasz_softmax', 'LovaszSoftmaxLoss',
            'ComboLoss', 'batch_counts', 'DynamicWeights', 'SegLoss', 'weighted_cross_entropy', 'WeightedCrossEntropy',
-           'focal_loss', 'FocalLoss']
+           'focal_loss', 'FocalLoss', 'ohem_cross_entropy', 'OHEMCrossEntropy']
 
 # %% ../nbs/07b_losses.ipynb #c006
 _all_ = ['batch_counts', 'DynamicWeights', 'SegLoss', 'weighted_cross_entropy', 'WeightedCrossEntropy',
-         'focal_loss', 'FocalLoss']
+         'focal_loss', 'FocalLoss', 'ohem_cross_entropy', 'OHEMCrossEntropy']
 
 # %% ../nbs/07b_losses.ipynb #c010
 def _soft_confusion(b:LossBatch, per_image:bool) -> tuple[Tensor, Tensor, Tensor]:

@@ -53,7 +53,7 @@ def test_bands_and_header(geo, monkeypatch):
     assert (h.shape, h.image_shape, h.n_bands, h.image_dtype, h.reads_windows) == ((70, 90), (70, 90), 3, np.uint16, True)
 
 def test_label_nodata_counts_nowhere(geo):
-    s = Scene(geo['image'], geo['mask'], 's', ignore_index=IGN)
+    s = Scene(geo['image'], geo['mask'], 's', ignore_index=IGN, image_nodata=None) # label nodata only
     m = s.read_mask()
     nod = geo['lab'] == 255
     assert (m[nod] == IGN).all() and (m[~nod] == geo['lab'][~nod]).all()
@@ -62,7 +62,9 @@ def test_label_nodata_counts_nowhere(geo):
     t = tile(ss, 10)
     assert t['ignore'].sum() == nod.sum()
     assert t[CODES].to_numpy().sum() == (~nod).sum()
-    with pytest.raises(ValueError, match=r"s: 240 pixels have no data .* set ignore_index"): Scene(geo['image'], geo['mask'], 's').read_mask()
+    alone = Scene(geo['image'], geo['mask'], 's', image_nodata=None) # no ignore_index: the label nodata is it
+    np.testing.assert_array_equal(alone.read_mask(), geo['lab'])
+    assert SceneSet([alone], CODES).ignore_index == 255
 
 @pytest.mark.parametrize('image_nodata', ['declared', 0])
 def test_image_nodata_becomes_ignore(geo, image_nodata):
@@ -78,10 +80,68 @@ def test_image_nodata_becomes_ignore(geo, image_nodata):
     s2 = Scene(write_tif(geo['tmp']/'b.tif', one_band_zero, nodata=0), geo['mask'], ignore_index=IGN, image_nodata=image_nodata)
     assert s2.read_mask()[0, 0] == geo['lab'][0, 0]
 
+def test_image_declared_nodata_ignored_by_default(geo):
+    m = Scene(geo['image'], geo['mask'], ignore_index=IGN).read_mask() # image_nodata='declared'
+    np.testing.assert_array_equal(m == IGN, (geo['lab'] == 255) | (geo['img'] == 0).all(-1))
+
+def test_label_nodata_is_the_ignore_index_of_a_folder(geo, tmp_path):
+    f = tmp_path/'f'; (f/'images').mkdir(parents=True); (f/'masks').mkdir(); (f/'codes.txt').write_text('\n'.join(CODES) + '\n')
+    for k in range(3): write_tif(f/'images'/f's{k}.tif', geo['img']); write_tif(f/'masks'/f's{k}.tif', geo['lab'], nodata=255)
+    ss = read_scene_folder(f)
+    assert ss.ignore_index == 255 and all(s.ignore_index == 255 for s in ss)
+    t = tile(ss, 10)
+    assert t['ignore'].sum() == 3 * (geo['lab'] == 255).sum() and t[CODES].to_numpy().sum() == 3 * (geo['lab'] != 255).sum()
+    lab254 = np.where(geo['lab'] == 255, 254, geo['lab']).astype(np.uint8)
+    write_tif(f/'masks'/'s2.tif', lab254, nodata=254) # one mask declares another nodata
+    with pytest.raises(ValueError, match=r"different nodata values or ignore indices \(255 in .*s0\.tif, 254 in .*s2\.tif\): set ignore_index"):
+        read_scene_folder(f)
+    (f/'ignore_index.txt').write_text('255\n') # given: every mask's nodata pixels become it
+    ss = read_scene_folder(f)
+    np.testing.assert_array_equal(ss[2].read_mask(), ss[0].read_mask())
+    assert tile(ss, 10)['ignore'].sum() == 3 * (geo['lab'] == 255).sum()
+    np.testing.assert_array_equal(read_scene_folder(f, ignore_index=IGN)[2].read_mask((0, 60, 8, 30)), np.full((8, 30), IGN))
+    write_tif(f/'masks'/'s2.tif', geo['lab'].clip(0, 3), nodata=1) # nodata 1 is the class 'grass'
+    with pytest.raises(ValueError, match=r"s2\.tif declares nodata 1, class 'grass', but the ignore index is 255"): read_scene_folder(f)
+
+def test_pair_shares_size_crs_and_transform(geo, tmp_path):
+    lab = geo['lab']
+    def tif(name, crs='EPSG:32618', transform=from_origin(500000, 4e6, 10, 10), arr=lab):
+        with rasterio.open(tmp_path/name, 'w', driver='GTiff', height=arr.shape[0], width=arr.shape[1], count=1, dtype=arr.dtype,
+                           crs=crs, transform=transform) as d: d.write(arr, 1)
+        return tmp_path/name
+    Scene(geo['image'], tif('same.tif'))
+    with pytest.raises(ValueError, match=r"a\.tif has CRS EPSG:32618 but .*wgs\.tif has CRS EPSG:4326"):
+        Scene(geo['image'], tif('wgs.tif', 'EPSG:4326', from_origin(-75, 36, 1e-4, 1e-4)))
+    with pytest.raises(ValueError, match=r"a\.tif has CRS EPSG:32618 but .*utm33\.tif has CRS EPSG:32633"):
+        Scene(geo['image'], tif('utm33.tif', 'EPSG:32633'))
+    with pytest.raises(ValueError, match=r"a\.tif and .*shift\.tif lie on different pixel grids \(corners up to 1 pixels apart\)"):
+        Scene(geo['image'], tif('shift.tif', transform=from_origin(500000, 4e6 + 10, 10, 10)))
+    with pytest.raises(ValueError, match=r"different pixel grids"): Scene(geo['image'], tif('res.tif', transform=from_origin(500000, 4e6, 10.01, 10)))
+    with pytest.raises(ValueError, match=r"image size \(70, 90\) and mask size \(69, 90\) differ \(.*a\.tif and .*small\.tif\)"):
+        Scene(geo['image'], tif('small.tif', arr=lab[:69]))
+    with pytest.warns(rasterio.errors.NotGeoreferencedWarning): plain = tif('plain.tif', None, None) # a plain TIFF: paired by pixels
+    Scene(geo['image'], plain)
+
+@pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
+def test_float_nan_inf_are_nodata(tmp_path, bad):
+    rng = np.random.default_rng(3)
+    img = rng.random((32, 40, 3)).astype(np.float32); img[5:9, 7, 2] = bad; img[20, 30, :] = bad
+    lab = rng.integers(0, 4, (32, 40)).astype(np.uint8)
+    s = Scene(write_tif(tmp_path/'f.tif', img), write_tif(tmp_path/'l.tif', lab), ignore_index=IGN)
+    x, m = s.read_image(), s.read_mask()
+    nod = ~np.isfinite(img).all(-1)
+    assert np.isfinite(x).all() and (x[~np.isfinite(img)] == 0).all() and (x[np.isfinite(img)] == img[np.isfinite(img)]).all()
+    np.testing.assert_array_equal(m == IGN, nod)
+    np.testing.assert_array_equal(s.read_mask((4, 6, 8, 8)), m[4:12, 6:14])
+    assert tile(SceneSet([s], CODES), 8)['ignore'].sum() == nod.sum() == 5
+    arr = Scene(img, lab, ignore_index=IGN) # arrays too, the given array left as it was
+    np.testing.assert_array_equal(arr.read_mask() == IGN, nod); assert np.isfinite(arr.read_image()).all() and not np.isfinite(img).all()
+    with pytest.raises(ValueError, match=r"5 pixels have no data .*NaN/inf.* set ignore_index"): Scene(img, lab).read_mask()
+
 def test_tile_by_blocks_equals_whole(geo):
     lab = geo['lab'].copy(); lab[lab == 255] = IGN
     mem = scenes_from_arrays([geo['img']], [lab], CODES, ignore_index=IGN)
-    g = SceneSet([Scene(geo['image'], geo['mask'])], CODES, IGN)
+    g = SceneSet([Scene(geo['image'], geo['mask'], image_nodata=None)], CODES, IGN)
     for size, stride, cover in [(10, 10, True), (16, 7, True), (16, 23, False), (70, 1, True)]:
         want = tile(mem, size, stride, cover)
         for px in (90, 90 * 17, 1 << 23):
@@ -186,7 +246,8 @@ def test_float_geotiff_nan_nodata(tmp_path):
     s = Scene(write_tif(tmp_path/'f.tif', img, nodata=float('nan')), write_tif(tmp_path/'l.tif', lab), ignore_index=9,
               image_nodata='declared')
     assert s.image_dtype == np.float32 and (s.read_mask()[:4] == 9).all() and (s.read_mask()[4:] == 1).all()
-    assert (Scene(s.image, s.mask, ignore_index=9, image_nodata=-9999).read_mask() == 1).all() # a value never held
+    m = Scene(s.image, s.mask, ignore_index=9, image_nodata=-9999).read_mask() # a value never held adds nothing;
+    assert (m[:4] == 9).all() and (m[4:] == 1).all() # NaN is no data whatever image_nodata says
 
 
 def test_four_band_uint16_trains_and_predicts(tmp_path):

@@ -1,17 +1,18 @@
 "Property tests of seg_imbalance.losses: non-negativity, confident-correct ≈ 0, extreme logits, half precision, all-ignored batches, agreement with SMP."
-import pickle
+import math, pickle
 import pytest, torch, torch.nn.functional as F
 from hypothesis import given, settings, assume, strategies as st, HealthCheck
 import segmentation_models_pytorch.losses as smpl
 from segmentation_models_pytorch.losses._functional import softmax_focal_loss_with_logits
 from seg_imbalance.losses import (WeightedCrossEntropy, FocalLoss, DiceLoss, TverskyLoss, FocalTverskyLoss,
                                   LovaszSoftmaxLoss, ComboLoss, DynamicWeights, batch_counts, soft_confusion,
-                                  weighted_cross_entropy, focal_loss, tversky_loss, lovasz_softmax, _LovaszSoftmax)
+                                  weighted_cross_entropy, focal_loss, tversky_loss, lovasz_softmax, _LovaszSoftmax,
+                                  OHEMCrossEntropy, ohem_cross_entropy)
 from seg_imbalance.pixel_losses import _PixelLoss
 
 IGN = 255
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-PER_LOSS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # × 15 losses
+PER_LOSS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # × 17 losses
 
 # (name, factory(C) -> loss); every loss with the options that change its code path
 LOSSES = {
@@ -29,6 +30,8 @@ LOSSES = {
     'focal_tversky_075': lambda c: FocalTverskyLoss(gamma=.75, ignore_index=IGN, reduction='sum', smooth=1., count_absent=True),
     'lovasz': lambda c: LovaszSoftmaxLoss(ignore_index=IGN),
     'lovasz_img': lambda c: LovaszSoftmaxLoss(ignore_index=IGN, per_image=True, count_absent=True),
+    'ohem': lambda c: OHEMCrossEntropy(min_kept=5, ignore_index=IGN),
+    'ohem_share_w': lambda c: OHEMCrossEntropy(thresh=.5, min_kept=.3, weight='batch', ignore_index=IGN),
     'combo': lambda c: ComboLoss(DiceLoss(ignore_index=IGN), FocalLoss(ignore_index=IGN), weights=[1., .5]),
 }
 REDUCTIONS = ('mean', 'sum', 'none')
@@ -204,6 +207,31 @@ def test_focal_by_formula(b, gamma):
     want, g_want = _loss_grad(lambda x, y: direct(x), x, y)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(g_got, g_want, rtol=1e-4, atol=1e-6)   # the fused backward
+
+
+@SETTINGS
+@given(b=batches(), thresh=st.sampled_from([None, .3, .7, 1.]), min_kept=st.sampled_from([0, 3, 20, 1000, .25]),
+       weighted=st.booleans())
+def test_ohem_by_formula(b, thresh, min_kept, weighted):
+    "OHEM = weighted CE over K = {p_t < thresh} ∪ {the min_kept lowest p_t}, computed the direct way (sort all valid pixels)"
+    x, y = b
+    c, valid = x.shape[1], (y != IGN).flatten()
+    w = torch.linspace(.5, 2, c) if weighted else torch.ones(c)
+    t = y.clamp(0, c - 1).flatten()
+    logp = x.log_softmax(1).permute(0, 2, 3, 1).reshape(-1, c).gather(1, t[:, None])[:, 0]
+    pt, nll = logp.exp()[valid], -logp[valid]
+    m = min(int(math.ceil(min_kept * len(pt))) if isinstance(min_kept, float) else min_kept, len(pt))
+    keep = pt < (thresh if thresh is not None else -1)
+    if keep.sum() < m: keep = torch.zeros_like(keep); keep[pt.argsort()[:m]] = True
+    wt = w[t[valid]] * keep
+    want = (wt * nll).sum() / wt.sum() if wt.sum() > 0 else torch.tensor(0.)
+    got, g = _loss_grad(lambda x, y: ohem_cross_entropy(x, y, thresh, min_kept, w if weighted else None, IGN), x, y)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    easy = torch.ones_like(valid)                                          # ignored, or easier than every kept pixel
+    easy[valid.nonzero()[:, 0]] = pt > pt[keep].max() if keep.any() else True   # (ties at the boundary may go either way)
+    assert (g.permute(0, 2, 3, 1).reshape(-1, c)[easy] == 0).all()       # pixels not kept: no gradient
+    if min_kept == 1000:
+        torch.testing.assert_close(got, weighted_cross_entropy(x, y, w if weighted else None, IGN))
 
 
 @SETTINGS

@@ -4,7 +4,9 @@ os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 import pytest, torch
 from torch import nn
 from seg_imbalance.models import (ARCHS, AUX_ARCHS, seg_model, AuxLoss, AuxOutputCallback, AutocastCallback,
-                                  autocast_ctx, smp_splitter)
+                                  autocast_ctx, smp_splitter, adapt_first_conv, load_encoder_weights,
+                                  resolve_encoder_weights, encoder_norm_stats, band_sources)
+import seg_imbalance.models as models
 from seg_imbalance.losses import WeightedCrossEntropy, FocalLoss, DiceLoss, ComboLoss
 
 N_CLASSES = 3
@@ -168,3 +170,77 @@ def test_learner_export_roundtrip(tmp_path):
     torch.testing.assert_close(l2.get_preds()[0], p1)
     assert len(l2.model.train()(xs[:2])) == 3
     assert p1.shape == (4, N_CLASSES, 64, 64)
+
+
+# ---------------------------------------------------------------- pretrained encoders on any band count
+
+@pytest.fixture(scope='module')
+def rgb_weights(tmp_path_factory):
+    "A 3-band seg_model (random init) and its encoder state dict saved to a file"
+    torch.manual_seed(0)
+    m = seg_model(N_CLASSES)
+    f = tmp_path_factory.mktemp('w') / 'enc.pth'
+    torch.save(m.encoder.state_dict(), f)
+    return m.encoder.state_dict(), f
+
+
+@pytest.mark.parametrize('bands', [1, 4, 5])
+def test_rgb_weights_into_any_band_count(rgb_weights, bands):
+    sd, f = rgb_weights
+    torch.manual_seed(1)
+    m = seg_model(N_CLASSES, in_channels=bands, weights_path=f)
+    own, w3 = m.encoder.state_dict(), sd['conv1.weight']
+    want = {1: w3.sum(1, keepdim=True),
+            4: torch.cat([w3, w3[:, :1]], 1) * 3 / 4,                           # by hand: R G B R, × 3/4
+            5: adapt_first_conv(w3, 5)}[bands]
+    torch.testing.assert_close(own['conv1.weight'], want)
+    if bands == 5: torch.testing.assert_close(want, torch.cat([w3, w3[:, :2]], 1) * 3 / 5)
+    assert set(own) == set(sd)
+    for k, v in sd.items():
+        if k != 'conv1.weight': assert torch.equal(own[k], v), k
+    assert m.pretrained_bands == band_sources(bands)
+    out = m.eval()(torch.randn(2, bands, 32, 32))
+    assert out.shape == (2, N_CLASSES, 32, 32) and torch.isfinite(out).all()
+
+
+def test_whole_model_checkpoint_and_safetensors(rgb_weights, tmp_path):
+    from safetensors.torch import save_file
+    sd, _ = rgb_weights
+    save_file({f'encoder.{k}': v.contiguous() for k, v in sd.items()}, tmp_path / 'model.safetensors')
+    m = load_encoder_weights(seg_model(N_CLASSES, in_channels=4), tmp_path / 'model.safetensors')
+    torch.testing.assert_close(m.encoder.conv1.weight, adapt_first_conv(sd['conv1.weight'], 4))
+    assert m.pretrained_bands == [[0], [1], [2], [0]]
+
+
+def test_encoder_weights_errors(tmp_path, monkeypatch):
+    monkeypatch.setattr(models, 'try_to_load_from_cache', lambda *a, **k: None)   # whatever this machine's HF cache holds
+    missing = tmp_path / 'nowhere' / 'enc.pth'
+    with pytest.raises(ValueError, match=f'{missing} does not exist'): seg_model(N_CLASSES, weights_path=missing)
+    with pytest.raises(ValueError, match=f'{missing} does not exist'): resolve_encoder_weights(str(missing), 'resnet18')
+    with pytest.raises(ValueError, match='not on this machine') as e: resolve_encoder_weights('imagenet', 'resnet18', tmp_path)
+    assert str(tmp_path / 'checkpoints' / 'resnet18.imagenet.safetensors') in str(e.value)
+    assert 'huggingface.co/smp-hub/resnet18.imagenet' in str(e.value)
+    with pytest.raises(ValueError, match='not on this machine'): seg_model(N_CLASSES, encoder_weights='imagenet')
+    with pytest.raises(ValueError, match="has no weights 'imagenet21k'"): resolve_encoder_weights('imagenet21k', 'resnet18')
+    with pytest.raises(ValueError, match='pass a weights file path'): resolve_encoder_weights('imagenet', 'tu-resnet18')
+    assert resolve_encoder_weights(None, 'resnet18') is None
+
+
+def test_named_weights_from_the_local_hub_folder(rgb_weights, tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+    monkeypatch.setattr(models, 'try_to_load_from_cache', lambda *a, **k: None)
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path))
+    sd, _ = rgb_weights
+    (tmp_path / 'checkpoints').mkdir()
+    save_file({k: v.contiguous() for k, v in sd.items()}, tmp_path / 'checkpoints' / 'resnet18.imagenet.safetensors')
+    m = seg_model(N_CLASSES, in_channels=4, encoder_weights='imagenet')
+    torch.testing.assert_close(m.encoder.conv1.weight, adapt_first_conv(sd['conv1.weight'], 4))
+
+
+def test_encoder_norm_stats():
+    assert encoder_norm_stats('resnet18', None, 4) is None
+    mean, std = encoder_norm_stats('resnet18', 'imagenet', 4)
+    assert mean == pytest.approx([.485, .456, .406, .485]) and std == pytest.approx([.229, .224, .225, .229])
+    assert encoder_norm_stats('resnet18', 'imagenet', 1)[1] == pytest.approx([(.229 + .224 + .225) / 3])
+    assert encoder_norm_stats('efficientnet-b0', 'advprop', 2) == ([.5, .5], [.5, .5])
+    with pytest.raises(ValueError, match='in_channels must be a positive int'): encoder_norm_stats('resnet18', 'imagenet', 0)

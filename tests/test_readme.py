@@ -4,10 +4,28 @@ from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
 
+def _tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('readme_to_index', root / 'tools' / 'readme_to_index.py')
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); return m
+
 def test_index_matches_readme():
+    "The index notebook holds the README: its markdown, and each ```python block as a code cell that nbdev-test runs"
     nb = json.loads((root / 'nbs' / 'index.ipynb').read_text())
-    text = ''.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'markdown')
-    assert text.strip() == (root / 'README.md').read_text().strip(), "run: python tools/readme_to_index.py"
+    assert _tool().index_text(nb).strip() == (root / 'README.md').read_text().strip(), "run: python tools/readme_to_index.py"
+
+def test_every_readme_python_block_is_a_code_cell():
+    "nbdev-test runs the index notebook, so each Python block of the README runs, in order, in CI"
+    readme = (root / 'README.md').read_text()
+    blocks = re.findall(r'^```python\n(.*?)^```', readme, flags=re.S | re.M)
+    nb = json.loads((root / 'nbs' / 'index.ipynb').read_text())
+    code = [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code']
+    assert blocks and [b.rstrip('\n') for b in blocks] == code
+
+def test_readme_tool_round_trips():
+    t = _tool(); text = "# a\n\n```python\nx = 1\n```\nmore\n```bash\nls\n```\n"
+    parts = t.split_readme(text)
+    assert [k for k, _ in parts] == ['markdown', 'code', 'markdown'] and t.join_parts(parts) == text
 
 def test_readme_commands_are_run_sh_and_ci_uses_them():
     cmds = re.findall(r'^bash run\.sh (\w+)', (root / 'README.md').read_text(), flags=re.M)
