@@ -98,7 +98,10 @@ def valid_scene_ids(table:pd.DataFrame, # the patch table
         if n_valid >= len(scenes):
             raise ValueError(f"cannot split {len(scenes)} scene(s) into train and validation by scene")
         valid_scenes = np.random.default_rng(seed).choice(scenes, n_valid, replace=False)
-    valid_scenes = sorted(int(s) for s in valid_scenes)
+    given = [int(s) for s in np.asarray(valid_scenes).reshape(-1)]
+    valid_scenes = sorted(set(given))
+    if len(valid_scenes) != len(given) or any(s < 0 for s in given):
+        raise ValueError(f"valid_scenes must be distinct scene positions >= 0, got {given}")
     is_valid = table.scene.isin(valid_scenes).to_numpy()
     if is_valid.all(): raise ValueError(f"valid_scenes {valid_scenes} leave no training patches")
     return valid_scenes
@@ -412,7 +415,8 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       rgb_bands=None, # bands shown as RGB (and changed by colour augmentation); default the first 3
                       **kwargs) -> PatchDataLoaders:
     "fastai `DataLoaders` reading each patch's window from `scenes`, the training split drawn by `weights`"
-    vs = valid_scene_ids(table, valid_scenes, valid_pct, seed)
+    bs = positive_int(bs, 'bs'); vs = valid_scene_ids(table, valid_scenes, valid_pct, seed)
+    if vs[-1] >= len(scenes): raise ValueError(f"valid_scenes {vs} name scenes beyond the {len(scenes)} given")
     tr = np.flatnonzero(~table.scene.isin(vs).to_numpy())
     va = validation_table(table, scenes, vs, valid_table)
     if len(va) == 0: raise ValueError(f"the validation scenes {vs} give no validation patch")

@@ -8,6 +8,7 @@ import math, time, dataclasses, os, random
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .io import SceneSet, Scene
+from .checks import positive_int
 from .table import table_counts
 from .crop import tile, guided_select
 from .weights import presence_weights
@@ -28,10 +29,12 @@ __all__ = ['SkipValidation', 'HistoryCallback', 'CheckpointCallback', 'load_chec
 
 # %% ../nbs/11c_fit.ipynb #c020
 def _budget(n_train:int, steps:int, bs:int, per:int|None=None) -> tuple[int, int]:
-    "`(epochs, epoch_len)` giving exactly `epochs * epoch_len / bs` optimiser steps: `per` steps an epoch, else about one pass"
-    per = max(1, min(steps, n_train // bs if per is None else per))
-    epochs = math.ceil(steps / per)
-    return epochs, steps // epochs * bs
+    "`(epochs, epoch_len)` giving exactly `steps` optimiser steps: epochs of the divisor of `steps` nearest `per` (one pass)"
+    steps, bs = positive_int(steps, 'steps'), positive_int(bs, 'bs')
+    want = max(1, min(steps, n_train // bs if per is None else per))
+    divs = {d for i in range(1, math.isqrt(steps) + 1) if steps % i == 0 for d in (i, steps // i)}
+    per = min(divs, key=lambda d: (abs(d - want), -d))
+    return steps // per, per * bs
 
 # %% ../nbs/11c_fit.ipynb #hb11
 class SkipValidation(Callback):
@@ -240,6 +243,7 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
     "Train `recipe` for `steps` optimiser steps, never on held-back or evaluation rows; the `Learner`"
     from fastai.torch_core import set_seed, num_distrib
     if num_distrib() > 1 and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    steps, bs = positive_int(steps, 'steps'), positive_int(bs, 'bs')
     r = get_recipe(recipe); set_seed(seed, reproducible=True)
     hb = _resolve_holdback(holdback, table, valid_scenes, seed, int(table.h.max()) // 2 if r.rare_windows else 0)
     dls, rare, counts, epochs = _recipe_dls(r, scenes, table, valid_scenes, hb, bs, seed, num_workers, steps, epoch_steps)

@@ -82,25 +82,21 @@ def test_window_larger_than_the_scene_is_padded(demo):
     np.testing.assert_allclose(p.sum(0), 1, atol=1e-5)
 
 # wanted behaviour of modules owned by other notebooks (06_data, 11a_recipes): see the module docstring
-@pytest.mark.xfail(strict=True, reason="06_data: patch_dataloaders does not check bs (bs=0 gives loaders)")
 @pytest.mark.parametrize('bs', [0, -1])
 def test_batch_size_below_one(demo, bs):
     from seg_imbalance.data import patch_dataloaders
     scenes, t = demo
     with pytest.raises(ValueError, match=r"bs must be an integer >= 1"): patch_dataloaders(t, scenes, bs=bs, valid_scenes=[2])
 
-@pytest.mark.xfail(strict=True, reason="06_data: valid_scene_ids keeps duplicates ([2, 2])")
 def test_duplicate_valid_scenes(demo):
     from seg_imbalance.data import valid_scene_ids
     with pytest.raises(ValueError, match=r"valid_scenes"): valid_scene_ids(demo[1], [2, 2])
 
-@pytest.mark.xfail(strict=True, reason="06_data: a validation scene absent from the scenes is an IndexError")
 def test_valid_scene_out_of_range(demo):
     from seg_imbalance.data import patch_dataloaders
     scenes, t = demo
     with pytest.raises(ValueError, match=r"valid_scenes"): patch_dataloaders(t, scenes, bs=2, valid_scenes=[7])
 
-@pytest.mark.xfail(strict=True, reason="11a_recipes: steps=0 or bs=0 is a ZeroDivisionError, steps=-1 trains nothing")
 @pytest.mark.parametrize('kw', [dict(steps=0), dict(steps=-1), dict(bs=0)])
 def test_step_budget_below_one(demo, kw):
     scenes, t = demo
