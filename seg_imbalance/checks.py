@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 # %% auto #0
-__all__ = ['REDUCTIONS', 'positive_int', 'positive_float', 'check_weights', 'check_reduction']
+__all__ = ['REDUCTIONS', 'positive_int', 'positive_float', 'check_window', 'check_weights', 'check_reduction']
 
 # %% ../nbs/01a_checks.ipynb #c005
 def positive_int(v, # the value to check
@@ -27,6 +27,14 @@ def positive_float(v, # the value to check
     ok = not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, float, np.integer, np.floating))
     if not (ok and math.isfinite(v) and v > 0): raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
     return float(v)
+
+# %% ../nbs/01a_checks.ipynb #c008b
+def check_window(size, # window side in pixels
+                 stride=None, # step between window starts; default `size`
+                ) -> tuple[int, int]:
+    "`(size, stride)` as ints >= 1, the stride defaulting to `size`, else `ValueError` naming the argument"
+    size = positive_int(size, 'size')
+    return size, positive_int(size if stride is None else stride, 'stride')
 
 # %% ../nbs/01a_checks.ipynb #c010
 def check_weights(weights, # one weight per patch

@@ -7,21 +7,13 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .io import SceneSet
-from .stats import class_counts, class_ratios, class_presence, window_counts_at
-from .checks import positive_int
+from .stats import class_counts, class_ratios, class_presence, window_counts_at, axis_starts
+from .checks import positive_int, check_window
 from .table import (META_COLUMNS, count_columns, table_counts, table_ignore_index, class_index,
                                  counted_classes)
 
 # %% auto #0
 __all__ = ['tile', 'guided_select', 'presence_change', 'RareClassCrop']
-
-# %% ../nbs/03_crop.ipynb #c006
-def _starts(n:int, size:int, stride:int, cover:bool) -> np.ndarray:
-    "Window starts along one axis"
-    if size > n: return np.zeros(0, int)
-    s = np.arange(0, n - size + 1, stride)
-    if cover and s[-1] != n - size: s = np.append(s, n - size)
-    return s
 
 # %% ../nbs/03_crop.ipynb #c008
 def _row_blocks(ys:np.ndarray, size:int, H:int, W:int, max_px:int) -> list[tuple[int, int, int, int]]:
@@ -40,7 +32,7 @@ def _scene_rows(i:int, scene, size:int, stride:int, cover:bool, n_classes:int, i
                 max_px:int=1 << 23) -> np.ndarray:
     "Rows `scene, y, x, h, w, *counts, ignore` of the windows of one scene, int64; a GeoTIFF mask read by row blocks"
     (H, W), cnt = scene.shape, []
-    ys, xs = _starts(H, size, stride, cover), _starts(W, size, stride, cover)
+    ys, xs = (axis_starts(n, size, stride, 'flush' if cover else 'drop') for n in (H, W))
     if not len(ys) or not len(xs): return np.zeros((0, len(META_COLUMNS) + n_classes + 1), np.int64)
     blocks = _row_blocks(ys, size, H, W, max_px) if getattr(scene, 'reads_windows', False) else [(0, len(ys), 0, H)]
     for a, b, r0, r1 in blocks:
@@ -59,7 +51,7 @@ def tile(scenes:SceneSet, # the scenes to cut
          max_block_px:int=1 << 23, # a GeoTIFF mask is read in row blocks of about this many pixels
         ) -> pd.DataFrame:
     "A patch table of the `size`×`size` windows of every scene on a grid with step `stride`"
-    size = positive_int(size, 'size'); stride = positive_int(size if stride is None else stride, 'stride')
+    size, stride = check_window(size, stride)
     codes, ign, mpx = list(scenes.codes), scenes.ignore_index, positive_int(max_block_px, 'max_block_px')
     rows = np.concatenate([_scene_rows(i, s, size, stride, cover, len(codes), ign, mpx) for i, s in enumerate(scenes)])
     if not len(rows):

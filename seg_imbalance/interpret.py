@@ -4,7 +4,6 @@
 
 # %% ../nbs/11_interpret.ipynb #c003
 from __future__ import annotations
-import math
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn.functional as F, matplotlib.pyplot as plt
@@ -16,7 +15,7 @@ from .io import Scene
 from .seginfo import SegInfo
 from .checks import positive_int
 from .table import table_counts, class_index, counted_classes
-from .stats import window_counts_at
+from .stats import window_counts_at, axis_starts
 from .metrics import confusion, class_table, summary, per_class_iou
 
 # %% auto #0
@@ -107,10 +106,9 @@ def window_starts(n:int, # scene side in pixels
     "Window starts along one padded axis, the padding before the scene, and the padded length"
     n, size = positive_int(n, 'n'), positive_int(size, 'size')
     if not 0 <= overlap < 1: raise ValueError(f"overlap must be in [0, 1), got {overlap!r}")
-    step = max(1, int(round(size * (1 - overlap))))
-    m = 1 if n <= size else math.ceil((n - size) / step) + 1
-    total = (m - 1) * step + size
-    return np.arange(m) * step, (total - n) // 2, total
+    s = axis_starts(n, size, max(1, int(round(size * (1 - overlap)))), 'pad')
+    total = int(s[-1]) + size
+    return s, (total - n) // 2, total
 
 # %% ../nbs/11_interpret.ipynb #c023
 def _reflect(idx:np.ndarray, n:int) -> np.ndarray:
@@ -344,18 +342,12 @@ def error_map(pred:np.ndarray, # predicted classes (H, W)
     if ignore_index is not None: code[truth == ignore_index] = 4
     return code
 
-# %% ../nbs/11_interpret.ipynb #c057
-def _cover_starts(n:int, size:int) -> np.ndarray:
-    "Starts of a plain grid of windows along a side of `n`, the last one flush with the border"
-    s = np.arange(0, n - size + 1, size)
-    return s if s[-1] == n - size else np.append(s, n - size)
-
 # %% ../nbs/11_interpret.ipynb #c058
 def _scene_windows(i:int, scene, pred:np.ndarray, c:int, ign:int|None, size:int, n:int) -> list[dict]:
     "The `n` windows of one predicted scene with the most FP + FN pixels of class `c` (none without any)"
     img, truth = scene.read_image(), scene.read_mask()
     code = error_map(pred, truth, c, ign); k = min(size, *code.shape)
-    ys, xs = _cover_starts(code.shape[0], k), _cover_starts(code.shape[1], k)
+    ys, xs = (axis_starts(n, k, k, 'flush') for n in code.shape)
     cnt = window_counts_at(code, len(ERROR_CODES), k, ys, xs).reshape(-1, len(ERROR_CODES)).astype(np.int64)
     err = cnt[:, 2] + cnt[:, 3]
     res = []

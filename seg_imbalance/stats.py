@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .io import SceneSet
-from .checks import positive_int
+from .checks import positive_int, check_window
 from .table import check_table, count_columns, table_counts, table_ignore_index, counted_classes
 
 # %% auto #0
-__all__ = ['WEIGHT_SCHEMES', 'class_counts', 'window_counts_at', 'window_counts', 'class_presence', 'class_ratios',
-           'class_weights', 'batch_coverage', 'ImbalanceReport', 'imbalance_report']
+__all__ = ['AXIS_ENDS', 'WEIGHT_SCHEMES', 'class_counts', 'window_counts_at', 'axis_starts', 'window_counts', 'class_presence',
+           'class_ratios', 'class_weights', 'batch_coverage', 'ImbalanceReport', 'imbalance_report']
 
 # %% ../nbs/02_stats.ipynb #c005
 def class_counts(masks, # one (H, W) mask or an iterable of masks
@@ -178,6 +178,21 @@ def window_counts_at(mask:np.ndarray, # (H, W) class indices
     if bad or _outside_invalid(mask, n_classes, ey, ex, ignore_index): raise _bad_values(mask, n_classes, ignore_index)
     return _diff_at(_diff_at(S[..., :nc], ya, yb, 0), xa, xb, 1)
 
+# %% ../nbs/02_stats.ipynb #c021b
+AXIS_ENDS = ('drop', 'flush', 'pad')
+
+def axis_starts(n:int, # side length in pixels
+                size:int, # window side
+                stride:int, # step between window starts
+                end:str='drop', # the end of the side: 'drop', 'flush' (a last window flush with it) or 'pad' (pass it)
+               ) -> np.ndarray:
+    "Window starts along one side of `n` pixels, int64"
+    n, (size, stride) = positive_int(n, 'n'), check_window(size, stride)
+    if end not in AXIS_ENDS: raise ValueError(f"end must be one of {AXIS_ENDS}, got {end!r}")
+    if end == 'pad': return np.arange(1 if n <= size else -(-(n - size) // stride) + 1, dtype=np.int64) * stride
+    s = np.arange(0, max(n - size + 1, 0), stride, dtype=np.int64)
+    return np.append(s, n - size) if end == 'flush' and len(s) and s[-1] != n - size else s
+
 # %% ../nbs/02_stats.ipynb #c023
 def window_counts(mask:np.ndarray, # (H, W) class indices
                   n_classes:int, # number of classes
@@ -186,10 +201,10 @@ def window_counts(mask:np.ndarray, # (H, W) class indices
                   ignore_index:int|None=None, # pixels with this value are not counted
                  ) -> np.ndarray:
     "Per-class pixel counts of every `size`×`size` window at `stride`: `(ny, nx, n_classes)`, int32"
-    mask, size, stride = _as_mask(mask), positive_int(size, 'size'), positive_int(stride, 'stride')
+    mask, (size, stride) = _as_mask(mask), check_window(size, stride)
     if size > min(mask.shape):
         raise ValueError(f"window size {size} is larger than the mask of shape {mask.shape}: no window fits")
-    ys, xs = (np.arange(0, n - size + 1, stride) for n in mask.shape)
+    ys, xs = (axis_starts(n, size, stride) for n in mask.shape)
     return window_counts_at(mask, n_classes, size, ys, xs, ignore_index)
 
 # %% ../nbs/02_stats.ipynb #c032
@@ -306,8 +321,7 @@ def _report_inputs(source, size, stride, codes, ignore_index):
     array"""
     if isinstance(source, SceneSet):
         if size is None: raise ValueError("a SceneSet needs the window `size`")
-        size = positive_int(size, 'size')
-        stride = positive_int(size if stride is None else stride, 'stride')
+        size, stride = check_window(size, stride)
         counts, per = _scan_scenes(source, size, stride)
         setting = f"{len(source)} scenes, {len(counts):,} windows of {size} px at stride {stride}"
         return counts, per.sum(0), per, list(source.codes), source.ignore_index, setting

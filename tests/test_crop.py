@@ -224,3 +224,52 @@ def test_camvid_tile_equals_cut_out_windows():
     assert (t['Unlabelled'] == 0).all() and t.ignore.sum() > 0
     rep = imbalance_report(t)
     assert 'Unlabelled' not in rep.table.index and len(rep.table) == 11
+
+
+# The three ways windows were cut along one axis before `stats.axis_starts` (kept here as the reference).
+def _old_crop_starts(n, size, stride, cover):
+    if size > n: return np.zeros(0, int)
+    s = np.arange(0, n - size + 1, stride)
+    if cover and s[-1] != n - size: s = np.append(s, n - size)
+    return s
+
+def _old_cover_starts(n, size):
+    s = np.arange(0, n - size + 1, size)
+    return s if s[-1] == n - size else np.append(s, n - size)
+
+def _old_window_starts(n, size, overlap):
+    import math
+    step = max(1, int(round(size * (1 - overlap))))
+    m = 1 if n <= size else math.ceil((n - size) / step) + 1
+    total = (m - 1) * step + size
+    return np.arange(m) * step, (total - n) // 2, total
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 80), st.integers(1, 80), st.floats(0, 0.99))
+def test_axis_starts_equals_the_three_old_grids(n, size, stride, overlap):
+    from seg_imbalance.stats import axis_starts, window_counts
+    from seg_imbalance.interpret import window_starts
+    for cover in (False, True):
+        np.testing.assert_array_equal(axis_starts(n, size, stride, 'flush' if cover else 'drop'),
+                                      _old_crop_starts(n, size, stride, cover))
+    if size <= n: np.testing.assert_array_equal(axis_starts(n, size, size, 'flush'), _old_cover_starts(n, size))
+    (s, pad, total), (s0, pad0, total0) = window_starts(n, size, overlap), _old_window_starts(n, size, overlap)
+    np.testing.assert_array_equal(s, s0); assert (pad, total) == (pad0, total0)
+    if size <= n:  # window_counts: the 'drop' grid on both axes
+        assert window_counts(np.zeros((n, 3 + size), np.uint8), 1, size, stride).shape[:2] == \
+            (len(_old_crop_starts(n, size, stride, False)), len(_old_crop_starts(3 + size, size, stride, False)))
+
+
+def test_axis_starts_exhaustive_small():
+    from seg_imbalance.stats import axis_starts
+    from seg_imbalance.interpret import window_starts
+    for n in range(1, 40):
+        for size in range(1, 45):
+            for stride in range(1, 45):
+                for cover in (False, True):
+                    np.testing.assert_array_equal(axis_starts(n, size, stride, 'flush' if cover else 'drop'),
+                                                  _old_crop_starts(n, size, stride, cover))
+            for ov in (0, 0.1, 0.25, 0.5, 0.75, 0.9):
+                (s, *r), (s0, *r0) = window_starts(n, size, ov), _old_window_starts(n, size, ov)
+                np.testing.assert_array_equal(s, s0); assert r == r0
