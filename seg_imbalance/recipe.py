@@ -15,7 +15,7 @@ from .table import table_counts, count_columns, class_index, counted_classes
 from .stats import class_weights, WEIGHT_SCHEMES
 from .weights import PATCH_SCHEMES
 from .data import AUG_FAMILIES
-from .pixel_losses import WeightedCrossEntropy, FocalLoss
+from .pixel_losses import WeightedCrossEntropy, FocalLoss, OHEMCrossEntropy
 from .losses import DiceLoss, TverskyLoss, FocalTverskyLoss, LovaszSoftmaxLoss, ComboLoss
 from .models import AuxLoss, ARCHS
 
@@ -38,6 +38,9 @@ LOSS_REGISTRY.register('tversky', 'Tversky (alpha: false positives, beta: false 
 LOSS_REGISTRY.register('focal_tversky', 'focal Tversky (alpha, beta)',
                        lambda r, cw, ign: FocalTverskyLoss(r.alpha, r.beta, ignore_index=ign))
 LOSS_REGISTRY.register('lovasz', 'Lovász-softmax', lambda r, cw, ign: LovaszSoftmaxLoss(ignore_index=ign))
+LOSS_REGISTRY.register('ohem', "OHEM cross-entropy: pixels whose true-class probability is under 0.7, at least 10,000 a batch "
+                       "(mmsegmentation's OHEMPixelSampler); class-weighted when the recipe says so",
+                       lambda r, cw, ign: OHEMCrossEntropy(weight=cw, ignore_index=ign))
 LOSSES = LOSS_REGISTRY # the old name
 
 # %% ../nbs/11a_recipe.ipynb #ra07
