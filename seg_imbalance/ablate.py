@@ -361,7 +361,7 @@ def _paired_gain(df:pd.DataFrame, baseline:str, metric:str) -> pd.DataFrame:
     piv = df.pivot(index='name', columns='seed', values=metric).reindex(df.name.unique())
     if baseline not in piv.index: raise ValueError(f"baseline {baseline!r} is not among the configs: {list(piv.index)}")
     d = piv - piv.loc[baseline]
-    n, mean, sd = d.notna().sum(1), d.mean(1), d.std(1, ddof=1)
+    n, mean, sd = d.notna().sum(axis=1), d.mean(axis=1), d.std(axis=1, ddof=1)
     with np.errstate(divide='ignore', invalid='ignore'):
         t = (mean / (sd / np.sqrt(n))).where(n >= 2)
         p = pd.Series(2 * sps.t.sf(np.abs(t.to_numpy()), np.maximum(n.to_numpy() - 1, 1)), index=t.index).where(n >= 2)
