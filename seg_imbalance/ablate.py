@@ -4,10 +4,11 @@
 
 # %% ../nbs/12_ablate.ipynb #c003
 from __future__ import annotations
-import json, math, os, pickle, platform, subprocess, sys, time, warnings, zlib
+import functools, json, math, os, pickle, platform, re, subprocess, sys, time, warnings, zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
+from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
 import numpy as np, pandas as pd, matplotlib.pyplot as plt
@@ -18,8 +19,9 @@ try: import tomllib
 except ModuleNotFoundError: import tomli as tomllib # Python 3.10: the backport, a dependency there
 
 # %% auto #0
-__all__ = ['check_configs', 'load_configs', 'append_record', 'read_results', 'toy_run', 'ablate', 'runs_table', 'summarize',
-           'pm_table', 'plot_class_iou', 'plot_overcorrection']
+__all__ = ['check_configs', 'load_configs', 'append_record', 'read_results', 'toy_run', 'history_path', 'write_histories',
+           'ablate', 'runs_table', 'summarize', 'pm_table', 'plot_config_iou', 'plot_overcorrection',
+           'config_class_table', 'ablation_warnings', 'merge_results']
 
 # %% ../nbs/12_ablate.ipynb #c005
 def check_configs(configs:Iterable[Mapping], # each a dict: a unique `name` plus overrides
@@ -132,32 +134,100 @@ def toy_run(config:Mapping, # may hold `rare_boost` (float) and `sleep` (seconds
             'miou': float(iou.mean()), 'rare_miou': float(iou[rare].mean())}
 
 # %% ../nbs/12_ablate.ipynb #c021
-_RESERVED = ('name', 'seed', 'budget', 'config', 'data', 'wall_time', 'version', 'commit', 'host', 'timestamp')
+_RESERVED = ('name', 'seed', 'budget', 'config', 'data', 'wall_time', 'version', 'commit', 'dirty', 'versions', 'device',
+             'host', 'timestamp')
+_PACKAGES = {'seg_imbalance': None, 'torch': 'torch', 'fastai': 'fastai', 'smp': 'segmentation-models-pytorch',
+             'numpy': 'numpy'}
 
 def _bkey(budget) -> str: return json.dumps(_jsonable(budget), sort_keys=True)
 def _run_key(name, seed, budget) -> tuple: return (name, int(seed), _bkey(budget))
 
-def _git_commit() -> str|None:
-    "HEAD commit of the git checkout holding this library, or None"
-    try: p = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=Path(seg_imbalance.__file__).parent,
-                            capture_output=True, text=True, timeout=10)
+def _git(*args) -> str|None:
+    "The output of `git args` run in the library's folder, or None outside a git checkout"
+    try: p = subprocess.run(['git', *args], cwd=Path(seg_imbalance.__file__).parent, capture_output=True, text=True,
+                            timeout=10)
     except (OSError, subprocess.SubprocessError): return None
-    return (p.stdout.strip() or None) if p.returncode == 0 else None
+    return p.stdout.strip() if p.returncode == 0 else None
+
+# %% ../nbs/12_ablate.ipynb #c021a
+def _git_commit() -> tuple[str, bool|None]:
+    "HEAD of the library's git checkout and whether tracked files differ from it; `('unknown', None)` outside one"
+    sha = _git('rev-parse', 'HEAD')
+    if not sha: return 'unknown', None
+    st = _git('status', '--porcelain', '--untracked-files=no')
+    return sha, None if st is None else bool(st)
+
+def _versions() -> dict:
+    "Installed versions of the libraries a run's numbers depend on ('unknown' for one not installed)"
+    out = {}
+    for k, dist in _PACKAGES.items():
+        try: out[k] = seg_imbalance.__version__ if dist is None else metadata.version(dist)
+        except metadata.PackageNotFoundError: out[k] = 'unknown'
+    return out
+
+def _provenance() -> dict:
+    "What a record says about the code that ran it (the device is read in the run's own process)"
+    commit, dirty = _git_commit()
+    return {'version': seg_imbalance.__version__, 'commit': commit, 'dirty': dirty, 'versions': _versions(),
+            'host': platform.node()}
+
+# %% ../nbs/12_ablate.ipynb #c021b
+def _cpu_name() -> str:
+    "The CPU's model name (`/proc/cpuinfo` on Linux, else `platform`)"
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine() or 'unknown CPU'
+
+@functools.lru_cache(maxsize=1)
+def _device() -> str:
+    "The name of the CUDA device this process sees, else the CPU's model name"
+    try:
+        import torch
+        if torch.cuda.is_available(): return torch.cuda.get_device_name(torch.cuda.current_device())
+    except Exception: pass
+    return _cpu_name()
 
 # %% ../nbs/12_ablate.ipynb #c022
-def _record(config, seed, budget, data, result, wall, commit) -> dict:
+def _record(config, seed, budget, data, result, wall, device, prov) -> dict:
     "The results-file record of one finished run"
     clash = sorted(set(result) & set(_RESERVED))
     if clash: raise ValueError(f"run_fn returned reserved key(s) {clash}; rename them (reserved: {list(_RESERVED)})")
     return {'name': config['name'], 'seed': seed, 'budget': budget, 'config': config, 'data': data, **result,
-            'wall_time': wall, 'version': seg_imbalance.__version__, 'commit': commit, 'host': platform.node(),
+            'wall_time': wall, **prov, 'device': device,
             'timestamp': datetime.now(timezone.utc).isoformat(timespec='seconds')}
 
-def _timed_run(run_fn, config, seed, budget, data) -> tuple[dict, float]:
-    "`run_fn`'s result and its wall time in seconds (runs in the worker process when jobs > 1)"
+def _timed_run(run_fn, config, seed, budget, data) -> tuple[dict, float, str]:
+    "`run_fn`'s result, its wall time in seconds and the device, all from the process that ran it"
     t0 = time.perf_counter(); res = run_fn(config, seed, budget, data)
     if not isinstance(res, Mapping): raise ValueError(f"run_fn must return a dict of metrics; got {type(res).__name__}")
-    return dict(res), time.perf_counter() - t0
+    return dict(res), time.perf_counter() - t0, _device()
+
+# %% ../nbs/12_ablate.ipynb #c022a
+def _history_rows(h) -> list[dict]:
+    "A run's per-epoch `history` (a DataFrame or a list of dicts) as a list of dicts"
+    if isinstance(h, pd.DataFrame): h = h.to_dict('records')
+    if not isinstance(h, list) or not all(isinstance(r, Mapping) for r in h):
+        raise ValueError(f"run_fn's 'history' must be a DataFrame or a list of dicts (one per epoch); got {type(h).__name__}")
+    return [dict(r) for r in h]
+
+# %% ../nbs/12_ablate.ipynb #c022b
+def history_path(folder:str|Path, name:str, seed:int) -> Path:
+    "`folder/<name>_seed<seed>.csv`, characters of `name` outside `[A-Za-z0-9._-]` written as `_`"
+    return Path(folder)/f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}_seed{int(seed)}.csv"
+
+# %% ../nbs/12_ablate.ipynb #c022c
+def write_histories(records:Iterable[Mapping], # records from `read_results` or `ablate`
+                    folder:str|Path, # where the CSV files go (created if missing)
+                   ) -> list[Path]:
+    "One per-epoch CSV per record that holds a `history` (see `history_path`); the paths written"
+    out = []
+    for r in records:
+        if not r.get('history'): continue
+        p = history_path(folder, r['name'], r['seed']); p.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(_history_rows(r['history'])).to_csv(p, index=False); out.append(p)
+    return out
 
 # %% ../nbs/12_ablate.ipynb #c024
 def _check_picklable(run_fn):
@@ -205,6 +275,20 @@ def _finished(recs, configs, budget) -> set:
                               f"kept and skipped (give a changed config a new name to run it)")
     return keys
 
+# %% ../nbs/12_ablate.ipynb #c026a
+def _check_shard(shard) -> tuple[int, int]|None:
+    "`shard` ('i/n' or (i, n), 0 <= i < n) as `(i, n)`; None stays None"
+    if shard is None: return None
+    try: i, n = (int(v) for v in (shard.split('/') if isinstance(shard, str) else shard))
+    except (TypeError, ValueError): i = n = None
+    if i is None or not 0 <= i < n: raise ValueError(f"shard must be 'i/n' (or (i, n)) with 0 <= i < n; got {shard!r}")
+    return i, n
+
+def _grid(configs, seeds, shard) -> list[tuple]:
+    "The grid's (config, seed) runs in their fixed order (seed by seed); with `shard=(i, n)` those of index ≡ i mod n"
+    runs = [(c, s) for s in seeds for c in configs]
+    return runs if shard is None else runs[shard[0]::shard[1]]
+
 # %% ../nbs/12_ablate.ipynb #c027
 def ablate(configs:Iterable[Mapping], # dicts: a unique `name` plus overrides (see `check_configs`)
            seeds:Iterable[int]=(0, 1, 2),
@@ -215,9 +299,11 @@ def ablate(configs:Iterable[Mapping], # dicts: a unique `name` plus overrides (s
            jobs:int=1, # runs at once, each in its own process when > 1
            progress:bool=True, # a progress bar over the runs
            allowed_keys:Iterable[str]|None=None, # config keys `run_fn` understands; None: any
+           shard:str|tuple|None=None, # 'i/n': only the runs of index ≡ i mod n in the grid (seed by seed)
+           history:str|Path|None=None, # folder of per-run history CSVs; default `history/` beside `results`
           ) -> list[dict]:
-    "Run every config × seed missing from `results` (seed by seed), appending each run at once; all the grid's records"
-    configs, seeds = check_configs(configs, allowed_keys), _check_seeds(seeds)
+    "Run every config × seed (of `shard`) missing from `results`, appending each run at once; all the grid's records"
+    configs, seeds, shard = check_configs(configs, allowed_keys), _check_seeds(seeds), _check_shard(shard)
     if not callable(run_fn):
         raise ValueError(f"run_fn must be a function (config, seed, budget, data) -> dict; got {run_fn!r}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -226,22 +312,34 @@ def ablate(configs:Iterable[Mapping], # dicts: a unique `name` plus overrides (s
     try: json.dumps(_jsonable({'configs': configs, 'budget': budget, 'data': data}), allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ValueError(f"configs, budget and data must be JSON-able dicts ({e})") from e
-    old = read_results(results); done = _finished(old, configs, budget)
-    todo = [(c, s) for s in seeds for c in configs if _run_key(c['name'], s, budget) not in done]
-    commit, new, runs = _git_commit(), [], _runs(todo, run_fn, budget, data, jobs)
+    old, grid = read_results(results), _grid(configs, seeds, shard); done = _finished(old, configs, budget)
+    todo = [(c, s) for c, s in grid if _run_key(c['name'], s, budget) not in done]
+    hist = Path(results).parent/'history' if history is None else Path(history)
+    prov, new, runs = _provenance(), [], _runs(todo, run_fn, budget, data, jobs)
     pb = progress_bar(runs, total=len(todo)) if progress and todo else runs
-    for c, s, res, wall in pb:
-        new.append(append_record(results, _record(c, s, budget, data, res, wall, commit)))
+    for c, s, res, wall, dev in pb:
+        if 'history' in res: res['history'] = _history_rows(res['history'])
+        new.append(append_record(results, _record(c, s, budget, data, res, wall, dev, prov)))
+        write_histories(new[-1:], hist)
         if pb is not runs: pb.comment = f"{c['name']} · seed {s}"
-    grid = {_run_key(c['name'], s, budget) for c in configs for s in seeds}
-    return [r for r in old if _run_key(r['name'], r['seed'], r.get('budget')) in grid] + new
+    keys = {_run_key(c['name'], s, budget) for c, s in grid}
+    return [r for r in old if _run_key(r['name'], r['seed'], r.get('budget')) in keys] + new
+
+# %% ../nbs/12_ablate.ipynb #c031a
+_TEXT_COLS = ('name', 'seed', 'budget', 'commit', 'device')
+
+def _commit_label(r:Mapping) -> str:
+    "A record's commit, short, `+dirty` when its tree had changes; 'unknown' when it has none"
+    c = r.get('commit') or 'unknown'
+    return (c if c == 'unknown' else c[:7]) + ('+dirty' if r.get('dirty') else '')
 
 # %% ../nbs/12_ablate.ipynb #c032
 def runs_table(records:Iterable[Mapping], # records from `read_results` or `ablate`
                classes:Iterable[str]|None=None, # per-class columns to keep; default: all, in the records' order
                rare:Iterable[str]|None=None, # recompute `rare_miou` as the mean IoU of these classes
+               per_class:Iterable[str]=('iou',), # per-class record keys made into `<key>_<class>` columns
               ) -> pd.DataFrame:
-    "One row per run: name, seed, budget (as JSON), miou, rare_miou, wall_time and an `iou_<class>` column per class"
+    "One row per run: name, seed, budget (as JSON), miou, rare_miou, wall_time, `iou_<class>`..., commit, device"
     records = list(records)
     if not records: raise ValueError("no records: the results file is empty or missing")
     known = list(dict.fromkeys(c for r in records for c in (r.get('iou') or {})))
@@ -252,9 +350,10 @@ def runs_table(records:Iterable[Mapping], # records from `read_results` or `abla
     nums = lambda d, cs: pd.Series([(d or {}).get(c) for c in cs], dtype=float)
     df = pd.DataFrame([{'name': r['name'], 'seed': r['seed'], 'budget': _bkey(r.get('budget')), 'miou': r.get('miou'),
                         'rare_miou': nums(r.get('iou'), rare).mean() if rare is not None else r.get('rare_miou'),
-                        'wall_time': r.get('wall_time'), **{f'iou_{c}': (r.get('iou') or {}).get(c) for c in classes}}
-                       for r in records])
-    return df.astype({c: float for c in df.columns if c not in ('name', 'seed', 'budget')})
+                        'wall_time': r.get('wall_time'),
+                        **{f'{m}_{c}': (r.get(m) or {}).get(c) for m in per_class for c in classes},
+                        'commit': _commit_label(r), 'device': str(r.get('device') or 'unknown')} for r in records])
+    return df.astype({c: float for c in df.columns if c not in _TEXT_COLS})
 
 # %% ../nbs/12_ablate.ipynb #c036
 def _paired_gain(df:pd.DataFrame, baseline:str, metric:str) -> pd.DataFrame:
@@ -262,7 +361,7 @@ def _paired_gain(df:pd.DataFrame, baseline:str, metric:str) -> pd.DataFrame:
     piv = df.pivot(index='name', columns='seed', values=metric).reindex(df.name.unique())
     if baseline not in piv.index: raise ValueError(f"baseline {baseline!r} is not among the configs: {list(piv.index)}")
     d = piv - piv.loc[baseline]
-    n, mean, sd = d.notna().sum(1), d.mean(1), d.std(1, ddof=1)
+    n, mean, sd = d.notna().sum(axis=1), d.mean(axis=1), d.std(axis=1, ddof=1)
     with np.errstate(divide='ignore', invalid='ignore'):
         t = (mean / (sd / np.sqrt(n))).where(n >= 2)
         p = pd.Series(2 * sps.t.sf(np.abs(t.to_numpy()), np.maximum(n.to_numpy() - 1, 1)), index=t.index).where(n >= 2)
@@ -281,21 +380,39 @@ def _one_budget(df:pd.DataFrame, budget) -> pd.DataFrame:
     if dup.any(): warnings.warn(f"{int(dup.sum())} run(s) recorded more than once; the last record of each is used")
     return df[~dup]
 
+# %% ../nbs/12_ablate.ipynb #c037a
+def _mixed(df:pd.DataFrame) -> tuple[dict, list[str]]:
+    "Per config, the commits / devices its seeds mix (or ''), and 'mixed: …' lines for mixing within or across configs"
+    per, lines, g = {}, [], df.groupby('name', sort=False)
+    for n, d in g:
+        bits = [f"{k}s {', '.join(dict.fromkeys(d[k]))}" for k in ('commit', 'device') if d[k].nunique() > 1]
+        per[n] = '; '.join(bits)
+        if bits: lines.append(f"mixed: config {n!r} ran its seeds on {' and '.join(bits)}")
+    for k in ('commit', 'device'):
+        if g[k].agg(lambda v: tuple(sorted(set(v)))).nunique() < 2: continue
+        by = {v: ', '.join(dict.fromkeys(df.name[df[k] == v])) for v in dict.fromkeys(df[k])}
+        lines.append(f"mixed: the compared configs ran on different {k}s: " + '; '.join(f'{v} ({n})' for v, n in by.items()))
+    return per, lines
+
 # %% ../nbs/12_ablate.ipynb #c038
 def summarize(records:Iterable[Mapping], # records from `read_results` or `ablate`
               baseline:str|None=None, # a config name: paired gains over it across seeds
               classes:Iterable[str]|None=None, # per-class columns to keep; default: all
               rare:Iterable[str]|None=None, # recompute rare-class mIoU from these classes
               budget:Mapping|None=None, # which budget, when the records hold several
+              per_class:Iterable[str]=('iou',), # per-class record keys to summarise (e.g. add 'precision', 'recall')
              ) -> pd.DataFrame:
     "Per config: `n_seeds`, mean and std (ddof=1) over seeds of mIoU, rare-class mIoU, wall time, per-class IoU"
-    df = _one_budget(runs_table(records, classes, rare), budget)
-    g, metrics = df.groupby('name', sort=False), [c for c in df.columns if c not in ('name', 'seed', 'budget')]
+    df = _one_budget(runs_table(records, classes, rare, per_class), budget)
+    g, metrics = df.groupby('name', sort=False), [c for c in df.columns if c not in _TEXT_COLS]
     out = pd.DataFrame({'n_seeds': g.size()})
     for m in metrics: out[f'{m}_mean'], out[f'{m}_std'] = g[m].mean(), g[m].std(ddof=1)
     if baseline is not None:
         out = out.join(_paired_gain(df, baseline, 'miou')).join(_paired_gain(df, baseline, 'rare_miou'))
-    out.index.name = 'config'
+    per, lines = _mixed(df)
+    if any(per.values()): out['mixed'] = pd.Series(per)
+    if lines: warnings.warn('\n'.join(lines))
+    out.index.name = 'config'; out.attrs['mixed'] = lines
     return out
 
 # %% ../nbs/12_ablate.ipynb #c042
@@ -311,13 +428,15 @@ def pm_table(summary:pd.DataFrame, # from `summarize`
         if f'{c}_gain_mean' not in summary: continue
         cols = [f'{c}_gain_mean', f'{c}_gain_std', f'{c}_wins', f'{c}_n_paired']
         out[f'{c}_gain'] = [f'{pm(m, s, "+")} ({w}/{n})' for m, s, w, n in summary[cols].itertuples(index=False)]
+    if 'mixed' in summary: out['mixed'] = summary['mixed']
+    out.attrs['mixed'] = list(summary.attrs.get('mixed', []))
     return out
 
 # %% ../nbs/12_ablate.ipynb #c045
-def plot_class_iou(summary_or_records:pd.DataFrame|Iterable[Mapping], # a `summarize` table, or records
-                   configs:Iterable[str]|None=None, # which configs, in this order; default: all
-                   classes:Iterable[str]|None=None, # which classes; default: all
-                   figsize:tuple=(8, 3), ax=None):
+def plot_config_iou(summary_or_records:pd.DataFrame|Iterable[Mapping], # a `summarize` table, or records
+                    configs:Iterable[str]|None=None, # which configs, in this order; default: all
+                    classes:Iterable[str]|None=None, # which classes; default: all
+                    figsize:tuple=(8, 3), ax=None):
     "Per-class IoU bars per config, mean over seeds with std error bars; returns the figure"
     s = summary_or_records if isinstance(summary_or_records, pd.DataFrame) else summarize(summary_or_records)
     have = [c[4:-5] for c in s.columns if c.startswith('iou_') and c.endswith('_mean')]
@@ -332,6 +451,13 @@ def plot_class_iou(summary_or_records:pd.DataFrame|Iterable[Mapping], # a `summa
         ax.bar(x + (i - (len(configs) - 1) / 2) * w, mean, w, yerr=std, capsize=2, color=cmap(i % cmap.N), label=n)
     ax.set_xticks(x, classes, rotation=30 if len(classes) > 6 else 0); ax.set_ylabel('IoU'); ax.set_ylim(0, None)
     ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.01, 1)); return ax.figure
+
+# %% ../nbs/12_ablate.ipynb #c045a
+def plot_class_iou(*args, **kwargs):
+    "Deprecated name of `plot_config_iou` (it clashed with `interpret.plot_class_iou`, another function)"
+    warnings.warn("ablate.plot_class_iou is deprecated: use ablate.plot_config_iou (interpret.plot_class_iou is a "
+                  "different function)", DeprecationWarning, stacklevel=2)
+    return plot_config_iou(*args, **kwargs)
 
 # %% ../nbs/12_ablate.ipynb #c051
 def plot_overcorrection(records:Iterable[Mapping], # records from `read_results` or `ablate`
@@ -354,3 +480,68 @@ def plot_overcorrection(records:Iterable[Mapping], # records from `read_results`
         ax.set_xlim(x0, x1); ax.set_ylim(y0, y1)
     ax.set_xlabel('mIoU'); ax.set_ylabel('rare-class mIoU')
     ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.01, 1)); return ax.figure
+
+# %% ../nbs/12_ablate.ipynb #c055
+def config_class_table(summary:pd.DataFrame, # from `summarize(..., per_class=('iou', 'precision', 'recall'))`
+                       config:str) -> pd.DataFrame:
+    "One config's per-class IoU, precision and recall (means over seeds), the table `calibrate.overcorrection` reads"
+    if config not in summary.index: raise ValueError(f"config {config!r} is not among {list(summary.index)}")
+    cls = [c[4:-5] for c in summary.columns if c.startswith('iou_') and c.endswith('_mean')]
+    miss = [m for m in ('precision', 'recall') if f'{m}_{cls[0]}_mean' not in summary.columns] if cls else ['iou']
+    if miss: raise ValueError(f"the summary has no per-class {miss}: summarize(..., per_class=('iou', 'precision', 'recall'))")
+    row = summary.loc[config]
+    return pd.DataFrame({k: [row[f'{m}_{c}_mean'] for c in cls] for k, m in
+                         (('IoU', 'iou'), ('precision', 'precision'), ('recall', 'recall'))},
+                        index=pd.Index(cls, name='class')).astype(float)
+
+# %% ../nbs/12_ablate.ipynb #c056
+def ablation_warnings(records:Iterable[Mapping], # records from `read_results` or `ablate`
+                      baseline:str, # the config the others are compared with
+                      rare:Iterable[str]|None=None, # rare classes (not checked for IoU drops); default the records'
+                      ratio:float=2., max_drop:float=0.02, # see `calibrate.overcorrection`
+                      budget:Mapping|None=None, # which budget, when the records hold several
+                     ) -> dict[str, list[str]]:
+    "Per config, `calibrate.overcorrection`'s lines for its mean over seeds against the baseline config's mean"
+    from seg_imbalance.calibrate import overcorrection
+    records = list(records)
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', 'mixed:')  # `summarize` flags mixing in its own table
+        s = summarize(records, budget=budget, per_class=('iou', 'precision', 'recall'))
+    base = config_class_table(s, baseline)
+    rare = list(rare) if rare is not None else next((list(r['rare']) for r in records if r.get('rare')), None)
+    common = None if rare is None else [c for c in base.index if c not in rare]
+    return {n: overcorrection(config_class_table(s, n), None if n == baseline else base, ratio, max_drop, common)
+            for n in s.index}
+
+# %% ../nbs/12_ablate.ipynb #c062
+_VOLATILE = ('wall_time', 'timestamp', 'host', 'train_s', 'history', 'version', 'commit', 'dirty', 'versions', 'device')
+
+def _results_file(p) -> Path:
+    "`p`, or `p/results.jsonl` when `p` is a folder"
+    p = Path(p); return p/'results.jsonl' if p.is_dir() else p
+
+def _write_results(path:Path, records:list):
+    "Write `records` as a JSON-lines file at once (a temporary file renamed over `path`)"
+    path.parent.mkdir(parents=True, exist_ok=True); tmp = path.with_name(path.name + '.tmp')
+    tmp.write_text(''.join(json.dumps(_jsonable(r), allow_nan=False) + '\n' for r in records)); os.replace(tmp, path)
+
+# %% ../nbs/12_ablate.ipynb #c063
+def merge_results(sources:Iterable[str|Path], # results files, or folders holding `results.jsonl` (shards' outputs)
+                  out:str|Path|None=None, # a folder: its `results.jsonl` (records there kept) and `history/` rewritten
+                 ) -> list[dict]:
+    "The records of `sources`, each run once; `ValueError` when two records of one run disagree"
+    srcs = [_results_file(p) for p in sources]
+    if out is not None and _results_file(out).is_file(): srcs.append(_results_file(out))
+    miss = [str(p) for p in srcs if not p.is_file()]
+    if not srcs or miss: raise ValueError(f"no results file at {miss or 'the sources (none given)'}")
+    runs, where, bad = {}, {}, []
+    for p in dict.fromkeys(p.resolve() for p in srcs):
+        for r in read_results(p):
+            k = _run_key(r['name'], r['seed'], r.get('budget')); core = {a: v for a, v in r.items() if a not in _VOLATILE}
+            if k not in runs: runs[k], where[k] = (r, core), p
+            elif runs[k][1] != core: bad.append(f"{k[0]!r} seed {k[1]} ({where[k]} and {p})")
+    if bad: raise ValueError(f"{len(bad)} run(s) recorded twice with different results: {'; '.join(bad[:10])}; "
+                             "keep one record of each (delete the other line) and merge again")
+    recs = [r for r, _ in runs.values()]
+    if out is not None: _write_results(_results_file(Path(out)/'results.jsonl'), recs); write_histories(recs, Path(out)/'history')
+    return recs

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['markdown_table', 'run_demo', 'run_report', 'run_train', 'load_ablation', 'run_ablate', 'main']
+__all__ = ['markdown_table', 'run_demo', 'run_report', 'run_train', 'load_ablation', 'run_ablate', 'merge_ablation', 'main']
 
 # %% ../nbs/13_cli.ipynb #c005
 def markdown_table(df:pd.DataFrame, digits:int=3) -> str:
@@ -35,6 +35,7 @@ def run_demo(out:str|Path='demo_out', # output folder
     from seg_imbalance.recipe import get_recipe
     from seg_imbalance.choose import recommend
     from seg_imbalance.fit import run_recipe
+    from seg_imbalance.calibrate import overcorrection
     out = Path(out); out.mkdir(parents=True, exist_ok=True); t0 = time.time()
     ss = synth_sceneset(n_scenes, scene_size, seed); table = tile(ss, patch)
     valid = valid_scene_ids(table, None, 0.2, seed)
@@ -46,7 +47,9 @@ def run_demo(out:str|Path='demo_out', # output folder
     summ = {n: {k: r['record'][k] for k in ('miou', 'rare_miou', 'steps', 'train_s')} for n,
             r in runs.items()}
     summ.update(rare=list(rec.rare), reasons=list(rec.reasons), recipe=runs['recommended']['record']['recipe'],
-                seed=seed, n_valid_scenes=len(valid), seconds=round(time.time() - t0, 1))
+                seed=seed, n_valid_scenes=len(valid), seconds=round(time.time() - t0, 1),
+                warnings=overcorrection(runs['recommended']['table'], runs['baseline']['table'],
+                                        common=[c for c in runs['baseline']['table'].index if c not in rec.rare]))
     comp.to_csv(out/'comparison.csv'); (out/'comparison.md').write_text(markdown_table(comp))
     (out/'summary.json').write_text(json.dumps(summ, indent=1))
     for n, r in runs.items(): r['history'].to_csv(out/f'history_{n}.csv', index=False)
@@ -132,10 +135,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--eval-every-epoch', action='store_true', help='score the held-back part on whole scenes after '
                    'every epoch (history.csv)')
     a = sub.add_parser('ablate', help='run recipes × seeds from a TOML file; resumable results file and summary')
-    a.add_argument('config', help='TOML file: [[config]] tables (name + recipe keys), seeds, [budget], [data]')
+    a.add_argument('config', nargs='?', default=None, help='TOML file: [[config]] tables (name + recipe keys), seeds, '
+                   '[budget], [data] (with --merge: optional, gives the config order and the default baseline)')
     a.add_argument('--out', default='ablate_out', help='folder for results.jsonl, summary.csv/.md and figures')
     a.add_argument('--jobs', type=int, default=1, help='runs at once, each in its own process')
     a.add_argument('--baseline', default=None, help='config the gains are measured against (default: the first)')
+    a.add_argument('--shard', default=None, metavar='I/N', help='run only the runs of index ≡ I mod N (0 <= I < N) of '
+                   'the grid, seed by seed: this machine\'s share of N; join the shards with --merge')
+    a.add_argument('--merge', nargs='+', default=None, metavar='DIR', help='join the results of these output folders '
+                   '(or results files) into --out, each run once, and summarise them; trains nothing')
     pr = sub.add_parser('predict', help='class maps of GeoTIFF/PNG/JPEG files (GeoTIFFs window by window, '
                         'georeferenced)')
     pr.add_argument('model', help='model file: NAME.json / NAME.safetensors (save_model) or a fastai .pkl export (a '
@@ -161,6 +169,7 @@ def _cmd_demo(a) -> int:
     print(f"\nWhole validation scenes ({s['n_valid_scenes']}), {s['recommended']['steps']} steps each, "
           f"{s['seconds']} s in all:")
     print(res['table'].to_string(float_format=lambda v: f'{v:.3f}'))
+    print('\n' + '\n'.join(_overcorrection_block({'recommended': s['warnings']}, 'baseline')))
     print(f"\nwritten: {', '.join(sorted(p.name for p in res['out'].iterdir()))} in {res['out']}")
     return 0
 
@@ -282,27 +291,70 @@ def load_ablation(config:str|Path) -> dict:
 
 # %% ../nbs/13_cli.ipynb #c021
 def run_ablate(config:str|Path, out:str|Path='ablate_out', jobs:int=1, baseline:str|None=None,
-               progress:bool=True) -> dict:
-    "Run (or resume) the ablation of a TOML file; the records, summary and paths written into `out`"
-    from seg_imbalance.ablate import load_configs, ablate, summarize, pm_table, plot_class_iou, plot_overcorrection
+               progress:bool=True, shard:str|None=None, # 'i/n': run only this machine's share of the grid
+              ) -> dict:
+    "Run (or resume) the ablation of a TOML file; the records, summary, warnings and paths written into `out`"
+    from seg_imbalance.ablate import ablate
     from seg_imbalance.experiments import run_one
     spec = load_ablation(config)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    recs = ablate(**spec, run_fn=run_one, results=out/'results.jsonl', jobs=jobs, progress=progress)
-    base = baseline or spec['configs'][0]['name']
+    recs = ablate(**spec, run_fn=run_one, results=out/'results.jsonl', jobs=jobs, progress=progress, shard=shard,
+                  history=out/'history')
+    return _ablate_outputs(recs, out, baseline or spec['configs'][0]['name'])
+
+# %% ../nbs/13_cli.ipynb #c021b
+def _ablate_outputs(recs:list, out:Path, baseline:str) -> dict:
+    "Write summary.csv/.md (with any 'mixed: …' lines), the figures and warnings.txt of `recs` into `out`"
+    import warnings
+    from seg_imbalance.ablate import summarize, pm_table, plot_config_iou, plot_overcorrection, ablation_warnings
+    base = baseline if any(r['name'] == baseline for r in recs) else None # a shard may lack the baseline
     rare = next((r['rare'] for r in recs if r.get('rare')), None)
-    s = summarize(recs, baseline=base, rare=rare)
-    s.to_csv(out/'summary.csv'); (out/'summary.md').write_text(markdown_table(pm_table(s)))
-    plot_class_iou(s).savefig(out/'class_iou.png', dpi=100, bbox_inches='tight')
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', 'mixed:') # printed as the table's footnote instead
+        s = summarize(recs, baseline=base, rare=rare)
+    s.to_csv(out/'summary.csv')
+    (out/'summary.md').write_text(markdown_table(pm_table(s)) + ''.join(f'\n{l}\n' for l in s.attrs['mixed']))
+    plot_config_iou(s).savefig(out/'class_iou.png', dpi=100, bbox_inches='tight')
     plot_overcorrection(recs, baseline=base).savefig(out/'overcorrection.png', dpi=100, bbox_inches='tight')
-    return {'records': recs, 'summary': s, 'out': out}
+    warns = _overcorrection_block(ablation_warnings(recs, base, rare) if base else None, base)
+    (out/'warnings.txt').write_text('\n'.join(warns) + '\n')
+    return {'records': recs, 'summary': s, 'warnings': warns, 'out': out}
+
+# %% ../nbs/13_cli.ipynb #c021c
+def _overcorrection_block(warns:dict|None, # `{run: calibrate.overcorrection lines}`; None: no baseline to compare with
+                          baseline:str|None) -> list[str]:
+    "The printed over-correction block: a headline, then each run's lines (what is wrong, what to try)"
+    if warns is None: return [f"over-correction check skipped: the baseline {baseline!r} is not among these runs"]
+    hits = {n: ls for n, ls in warns.items() if ls}
+    if not hits: return [f"over-correction check against {baseline!r}: nothing found (precision and recall within 2x for "
+                         "every class, no common class's IoU down more than 0.02)"]
+    return [f"WARNING over-correction (against {baseline!r}):"] + [f"  {n} · {l}" for n, ls in hits.items() for l in ls]
+
+# %% ../nbs/13_cli.ipynb #c021d
+def merge_ablation(sources:list, # output folders (or results files) of `ablate --shard` runs
+                   out:str|Path='ablate_out', # the joined results.jsonl, summary, figures and warnings go here
+                   config:str|Path|None=None, # the TOML file: config order and default baseline; default the records'
+                   baseline:str|None=None) -> dict:
+    "Join shards' results into `out` (`ablate.merge_results`: each run once) and write the summary like `run_ablate`"
+    from seg_imbalance.ablate import merge_results
+    out = Path(out); out.mkdir(parents=True, exist_ok=True); recs = merge_results(sources, out)
+    names = [c['name'] for c in load_ablation(config)['configs']] if config else []
+    names += [n for n in dict.fromkeys(r['name'] for r in recs) if n not in names]
+    recs = sorted(recs, key=lambda r: (names.index(r['name']), r['seed']))
+    if not recs: raise ValueError(f"the results files of {list(map(str, sources))} hold no runs")
+    return _ablate_outputs(recs, out, baseline or names[0])
 
 # %% ../nbs/13_cli.ipynb #c022
 def _cmd_ablate(a) -> int:
     if a.jobs < 1: raise SystemExit(f"seg-imbalance ablate: --jobs must be >= 1, got {a.jobs}")
-    try: res = run_ablate(a.config, a.out, a.jobs, a.baseline)
+    if a.merge is None and a.config is None: raise SystemExit("seg-imbalance ablate: give a TOML config file (or --merge DIR ...)")
+    if a.merge and a.shard: raise SystemExit("seg-imbalance ablate: --shard runs a share of a grid, --merge joins shards: "
+                                             "give one of them")
+    try: res = (merge_ablation(a.merge, a.out, a.config, a.baseline) if a.merge else
+                run_ablate(a.config, a.out, a.jobs, a.baseline, shard=a.shard))
     except ValueError as e: raise SystemExit(f"seg-imbalance ablate: {e}")
     print((res['out']/'summary.md').read_text())
+    print('\n'.join(res['warnings']) + '\n')
     print(f"written: {', '.join(sorted(p.name for p in res['out'].iterdir()))} in {res['out']}")
     return 0
 

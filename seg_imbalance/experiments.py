@@ -131,6 +131,15 @@ def config_recipe(config:dict, # an ablation config: `name`, `recipe` (a ready o
         cfg = {**auto, **{k: v for k, v in cfg.items() if k != 'base'}}
     return get_recipe({'name': config.get('name', 'run'), **cfg})
 
+# %% ../nbs/11e_experiments.ipynb #c028h
+def _history(out:dict) -> list[dict]:
+    "The per-epoch history of a `run_recipe` result (its `history`, else the recorder's values) as a list of dicts"
+    h = out.get('history')
+    if h is None: r = out['learn'].recorder; h = pd.DataFrame(r.values, columns=r.metric_names[1:-1])
+    h = pd.DataFrame(h)
+    if 'epoch' not in h.columns: h.insert(0, 'epoch', range(len(h)))
+    return h.to_dict('records')
+
 # %% ../nbs/11e_experiments.ipynb #c029
 def run_one(config:dict, # a recipe (`base` or the fields of `Recipe`) plus `name`
             seed:int, budget:dict|None=None, # `steps`, `bs`
@@ -143,7 +152,8 @@ def run_one(config:dict, # a recipe (`base` or the fields of `Recipe`) plus `nam
     r = config_recipe(config, table, valid, int(budget.get('bs', 16)))
     out = run_recipe(r, ss, table, valid, rare=rare, steps=int(budget.get('steps', 300)), bs=int(budget.get('bs', 16)),
                      seed=seed, quiet=True)
-    return out['record']
+    rec = dict(out['record']); rec.setdefault('history', _history(out))
+    return rec
 
 # %% ../nbs/11e_experiments.ipynb #ex15
 def check_config(config:dict) -> dict:

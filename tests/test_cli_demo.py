@@ -26,6 +26,9 @@ def test_demo_compares_baseline_and_recommended(tmp_path):
     assert s['baseline']['steps'] == s['recommended']['steps'] == 2            # the same budget
     assert abs(comp.loc['mIoU', 'IoU baseline'] - s['baseline']['miou']) < 1e-9
     assert s['reasons'] and (tmp_path / 'predictions.png').read_bytes()[:4] == b'\x89PNG'
+    assert isinstance(s['warnings'], list) and all(isinstance(l, str) for l in s['warnings'])
+    assert "over-correction check against 'baseline': nothing found" in r.stdout if not s['warnings'] else \
+        all(l in r.stdout for l in s['warnings'])
 
 def test_train_on_a_scene_folder(tmp_path):
     from seg_imbalance.synth import synth_sceneset
