@@ -378,3 +378,6 @@ def main(argv:list[str]|None=None) -> int:
     "Entry point of the `seg-imbalance` console command"
     a = _parser().parse_args(argv)
     return _COMMANDS[a.command](a)
+
+# %% ../nbs/13_cli.ipynb #cmain1
+if __name__ == '__main__' and Path(sys.argv[0]).name == 'cli.py': raise SystemExit(main()) # `python -m`, not a notebook

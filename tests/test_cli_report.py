@@ -46,3 +46,9 @@ def test_report_bad_arguments_fail_clearly(tmp_path, args, msg):
     r = run(*args, '--out', str(tmp_path / 'out'))
     assert r.returncode != 0 and msg in r.stderr and 'Traceback' not in r.stderr
     assert not (tmp_path / 'out').exists()
+
+def test_python_dash_m_runs_the_command():
+    "`python -m seg_imbalance.cli` (what `torchrun -m` and `accelerate launch -m` call) is the `seg-imbalance` command"
+    import subprocess, sys
+    p = subprocess.run([sys.executable, '-m', 'seg_imbalance.cli', 'report', '--help'], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and 'usage: seg-imbalance report' in p.stdout, p.stderr[-2000:]
