@@ -16,6 +16,7 @@ from .stats import *
 from .crop import *
 from .weights import *
 from .sample import *
+from .copy_paste import *
 from .augment import *
 from .data import *
 from .pixel_losses import *
@@ -24,6 +25,7 @@ from .models import *
 from .metrics import *
 from .learner import *
 from .callbacks import *
+from .stitch import *
 from .interpret import *
 from .calibrate import *
 from .recipe import *
@@ -35,5 +37,5 @@ from .predict import *
 from .cli import *
 
 # %% ../nbs/99_all.ipynb #c004
-_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'stats', 'crop', 'weights', 'sample', 'augment', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'ablate', 'predict', 'cli')
+_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'stats', 'crop', 'weights', 'sample', 'copy_paste', 'augment', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'stitch', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'ablate', 'predict', 'cli')
 __all__ = list(dict.fromkeys(n for m in _MODULES for n in importlib.import_module(f'seg_imbalance.{m}').__all__))

@@ -10,7 +10,8 @@ from fastprogress.fastprogress import progress_bar
 from .checks import positive_int
 from .table import counted_classes
 from .seginfo import SegInfo
-from .interpret import predict_scene, _info, _scene_codes, _scene_idxs
+from .stitch import predict_scene, _info
+from .interpret import _scene_codes, _scene_idxs
 
 # %% auto #0
 __all__ = ['apply_biases', 'fit_class_biases', 'PixelSample', 'held_back_pixels', 'calibrate_learner', 'overcorrection',

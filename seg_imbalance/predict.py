@@ -14,7 +14,8 @@ from .io import Scene, GEO_EXTS, _read_file
 from .geotiff import _rasterio
 from .seginfo import SegInfo
 from .models import seg_model, ARCHS
-from .interpret import _info, _scene_rows, _stitch, _calibration, _window_size, class_colors, predict_scene
+from .stitch import _info, _scene_rows, _stitch, _calibration, _window_size, predict_scene
+from .interpret import class_colors
 
 # %% auto #0
 __all__ = ['MODEL_FORMAT', 'NODATA', 'PREDICT_EXTS', 'model_args', 'save_model', 'SegModel', 'load_model', 'color_table',

@@ -15,7 +15,7 @@ import argparse, base64, io, json, os, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURE_NOTEBOOKS = ['01_synth', '02_stats', '03_crop', '04b_sample', '05_augment', '10a_callbacks', '11_interpret', '11b_calibrate',
+FIGURE_NOTEBOOKS = ['01_synth', '02_stats', '03_crop', '04b_sample', '05_augment', '10a_callbacks', '10b_stitch', '11_interpret', '11b_calibrate',
                     '92_tutorial.losses', '93_tutorial.camvid_ablation']  # notebooks whose figure cells are stored
 TAG = 'figure'
 DPI = 72          # matplotlib's figure.dpi while the notebook runs
