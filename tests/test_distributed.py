@@ -2,7 +2,7 @@
 
 Every rank must draw a disjoint share of the same weighted epoch (seed + epoch), as a plain torch `Sampler` and through
 fastai's `DistributedDL` (what `learn.distrib_ctx()` wraps loaders in)."""
-import json, os, socket
+import gc, json, os, socket, sys
 from pathlib import Path
 import numpy as np, pytest, torch
 import torch.distributed as dist
@@ -34,23 +34,29 @@ def _torch_worker(rank, port, out):
     finally: _teardown()
 
 def _teardown():
-    "Wait for every rank before tearing the group down: a rank that exits while its peer still talks to it aborts"
-    dist.barrier(); dist.destroy_process_group()
+    "Barrier, destroy, and check the group is really gone: a group that outlives `destroy_process_group` keeps its gloo threads"
+    # Alive gloo threads at interpreter exit abort the process now and then ("terminate called without an active
+    # exception"). Importing torch._dynamo (fastai.vision, torchvision) *after* `init_process_group` leaves references to
+    # the group in import-time caches, so import before `_init`; this check turns a rare abort into a plain failure.
+    pg = dist.distributed_c10d._get_default_group()
+    dist.barrier(); dist.destroy_process_group(); gc.collect()
+    held = sys.getrefcount(pg) - 2; del pg                 # 2: `pg` and getrefcount's argument
+    assert held == 0, f"{held} references keep the process group (and its gloo threads) alive after destroy_process_group"
 
 # targets and predictions of the metric check: rank r holds rows r::2 of one batch
 TARG = np.array([[0, 0, 1, 2], [2, 2, 1, 0], [1, 1, 1, 0], [0, 2, 2, 2]])
 PRED = np.array([[0, 1, 1, 2], [2, 0, 1, 0], [1, 1, 0, 0], [0, 2, 1, 2]])
 
 def _fastai_worker(rank, port, out):
+    from fastai.distributed import DistributedDL          # imports before `_init` (see `_teardown`)
+    from seg_imbalance.data import SamplerDL, batch_items
+    from seg_imbalance.sample import ClassBalancedBatchSampler
+    from seg_imbalance.metrics import all_reduce_sum as _all_sum
+    from seg_imbalance.recipes import _gloo_broadcast
+    from types import SimpleNamespace
+    from seg_imbalance.metrics import MeanIoU, ClassIoU
     _init(rank, port)
     try:
-        from fastai.distributed import DistributedDL
-        from seg_imbalance.data import SamplerDL, batch_items
-        from seg_imbalance.sample import ClassBalancedBatchSampler
-        from seg_imbalance.metrics import all_reduce_sum as _all_sum
-
-        from seg_imbalance.recipes import _gloo_broadcast
-
         class GlooDistributedDL(DistributedDL):
             "fastai broadcasts rank 0's epoch as a CUDA tensor (nccl); the library's broadcast (`distributed_fit`) for gloo"
             _broadcast = _gloo_broadcast
@@ -67,8 +73,6 @@ def _fastai_worker(rank, port, out):
                 recorded = [batch_items(ddl, i, table_positions=False).tolist() for i in range(len(batches))]
                 res[f'{name}{e}'], res[f'{name}_recorded{e}'], res[f'{name}_len{e}'] = batches, recorded, len(ddl)
         res['all_sum'] = [a.tolist() for a in _all_sum(np.array([rank + 1., 2.]), np.array([float(rank)]))]
-        from types import SimpleNamespace
-        from seg_imbalance.metrics import MeanIoU, ClassIoU
         mets = [MeanIoU(3), ClassIoU(2, 3)]
         for m in mets:
             m.reset()
