@@ -154,12 +154,16 @@ def distributed_fit(learn, epochs:int, lr:float, start_epoch:int=0):
     import torch.distributed as dist
     try: from fastai.distributed import DistributedDL
     except ImportError as e: raise ImportError("distributed training needs accelerate: pip install accelerate") from e
-    if not dist.is_initialized(): dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+    own = not dist.is_initialized() # a group made here is freed here: live gloo threads at exit abort the process
+    if own: dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
     DistributedDL._broadcast = _gloo_broadcast
     from accelerate import DistributedDataParallelKwargs
     cuda, unused = torch.cuda.is_available(), DistributedDataParallelKwargs(find_unused_parameters=True)
-    with learn.distrib_ctx(sync_bn=cuda, cpu=not cuda, kwargs_handlers=[unused]):
-        learn.fit_one_cycle(epochs, lr, start_epoch=start_epoch)
+    try:
+        with learn.distrib_ctx(sync_bn=cuda, cpu=not cuda, kwargs_handlers=[unused]):
+            learn.fit_one_cycle(epochs, lr, start_epoch=start_epoch)
+    finally:
+        if own: dist.barrier(); dist.destroy_process_group() # then rank 0 measures alone (metrics sum locally)
 
 # %% ../nbs/11c_fit.ipynb #fh01
 def _resolve_holdback(holdback, table:pd.DataFrame, valid_scenes, seed:int, margin:int) -> HeldBack|None:
