@@ -117,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
                        epilog='recipe choices (a recipe .toml file sets any of them):\n' + recipe_help())
     t.add_argument('data', help="scene folder (images/, masks/, codes.txt; optional splits.csv) or 'demo'")
     t.add_argument('--recipe', default='auto', help=f"a ready recipe ({', '.join(RECIPES)}), "
-                   "'auto' (recommend from the imbalance report) or a recipe .toml file (choices below)")
+                   "'auto' (recommend from the imbalance report), 'search' (pilots of candidate recipes on held-back "
+                   "training data pick one, within --steps) or a recipe .toml file (choices below)")
     t.add_argument('--size', type=int, default=128, help='patch side in pixels (default: 128)')
     t.add_argument('--steps', type=int, default=None, help='optimiser steps (default: --epochs passes over the '
                    'patches)')
@@ -184,9 +185,12 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     ss, table, valid, _ = load_data(spec)
     train = table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
     rep = imbalance_report(train, batch_sizes=(bs,))
-    r = recommend(rep, bs=bs) if recipe == 'auto' else get_recipe(recipe)
+    r = recommend(rep, bs=bs) if recipe == 'auto' else None if recipe == 'search' else get_recipe(recipe)
     steps = steps or max(1, epochs * len(train) // bs)
-    learn = fit_recipe(r, ss, table, valid, steps, bs, seed, quiet=quiet)
+    if r is None: # pilots on held-back training data choose the recipe (`choose.search_recipe`)
+        from seg_imbalance.choose import search_recipe
+        learn = search_recipe(ss, table, valid, steps, bs, seed, out=out); r = learn.recipe
+    else: learn = fit_recipe(r, ss, table, valid, steps, bs, seed, quiet=quiet)
     from fastai.torch_core import rank_distrib, num_distrib
     if rank_distrib() > 0: return {'report': rep, 'recipe': r, 'rank': rank_distrib()} # rank 0 measures and writes
     tab = evaluate_scenes(learn, ss, valid, progress=not quiet, rare=learn.rare or None)
@@ -196,7 +200,8 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     pd.DataFrame(rec.values, columns=rec.metric_names[1:-1]).to_csv(out/'history.csv', index_label='epoch')
     plot_confusion(tab.attrs['cm'], ss.codes, ss.ignore_index).savefig(out/'confusion.png', dpi=80)
     summ = {**tab.attrs['summary'], 'recipe': r.name, 'reasons': list(r.reasons), 'rare': learn.rare,
-            'steps': learn.steps, 'n_valid_scenes': len(valid), 'processes': max(1, num_distrib())}
+            'steps': learn.steps, 'n_valid_scenes': len(valid), 'processes': max(1, num_distrib()),
+            **({'search': learn.search['reason'], 'search_steps': learn.search['steps']} if hasattr(learn, 'search') else {})}
     (out/'summary.json').write_text(json.dumps(summ, indent=1, default=str))
     return {'report': rep, 'recipe': r, 'table': tab, 'summary': summ, 'out': out}
 
@@ -209,6 +214,8 @@ def _cmd_train(a) -> int:
     print(res['report'].table.to_string(float_format=lambda v: f'{v:.3g}'))
     print(f"\nRecipe {res['recipe'].name}:" + ''.join(f"\n  - {w}" for w in res['recipe'].reasons))
     s = res['summary']
+    if 'search' in s: print("\nRecipe search on held-back training data (search.csv):\n" + pd.read_csv(res['out']/'search.csv')[
+        ['candidate', 'round', 'steps', 'heldback_miou', 'rare_miou', 'fate']].to_string(index=False, float_format='{:.3f}'.format))
     print(f"\nWhole validation scenes ({s['n_valid_scenes']}), {s['steps']} steps:")
     print(res['table'].to_string(float_format=lambda v: f'{v:.3f}'))
     print(f"mIoU {s['mIoU']:.3f}" + (f" · rare-class mIoU {s['rare_miou']:.3f}" if 'rare_miou' in s else ''))
