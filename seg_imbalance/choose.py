@@ -8,10 +8,12 @@ import math, itertools, dataclasses
 from dataclasses import replace
 from pathlib import Path
 import numpy as np, pandas as pd
-from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.core import Callback, CancelTrainException
 from .io import SceneSet
 from .registry import Registry
 from .stats import ImbalanceReport, imbalance_report
+from .data import holdback as make_holdback
+from .fit import fit_recipe, evaluate_heldback, SkipValidation
 from .recipe import Recipe, RECIPES, LOSS_REGISTRY
 
 # %% auto #0
@@ -152,21 +154,24 @@ class _TrainOn(Callback):
     def after_batch(self):
         if not self.training: return
         self.n += 1
-        if self.n >= self.steps: raise CancelFitException()
+        if self.n >= self.steps: raise CancelTrainException() # only in the last epoch: the recorder logs it
 
 # %% ../nbs/11d_choose.ipynb #ch26
-def continue_fit(learn, # a `Learner` trained before (`fit_recipe`)
+def continue_fit(learn, # a `Learner` trained before (`fit.fit_recipe`)
                  steps:int, # optimiser steps more
                  lr:float|None=None, # peak learning rate; default `learn.recipe.lr`
                 ) -> int:
-    "Train `learn` exactly `steps` more steps from its weights (cosine lr); the steps done"
+    "Train `learn` exactly `steps` more steps from its weights (cosine lr), its `history` extended; the steps done"
     if steps <= 0: return 0
     lr = learn.recipe.lr if lr is None else lr
-    epoch0 = getattr(learn, 'epochs_done', len(learn.recorder.values))
-    per = len(learn.dls.train)
-    cb = _TrainOn(steps, lr, epoch0)
-    learn.fit(math.ceil(steps / per), lr, cbs=[cb])
-    learn.epochs_done = epoch0 + learn.epoch + 1
+    epoch0, done0 = getattr(learn, 'epochs_done', learn.epoch + 1), getattr(learn, 'steps_done', learn.train_iter)
+    per, cb = len(learn.dls.train), _TrainOn(steps, lr, epoch0)
+    learn.fit(math.ceil(steps / per), lr, cbs=[cb, SkipValidation()])
+    rec = learn.recorder
+    rows = [{'epoch': epoch0 + i, 'steps': done0 + min((i + 1) * per, steps), **dict(zip(rec.metric_names[1:-1], map(float, v)))}
+            for i, v in enumerate(rec.values)]
+    learn.history = pd.concat([getattr(learn, 'history', None), pd.DataFrame(rows)], ignore_index=True)
+    learn.epochs_done, learn.steps_done = epoch0 + len(rec.values), done0 + cb.n
     return cb.n
 
 # %% ../nbs/11d_choose.ipynb #ch28
@@ -202,17 +207,14 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
                   encoder:str='resnet18', out=None, quiet:bool=True, # out: folder for search.csv
                   _fit=None, _continue=None, _evaluate=None): # replace training and measuring (tests)
     "Pick a recipe by successive-halving pilots on held-back data, train the winner on; its `Learner`"
-    if isinstance(holdback, (int, float)): from .data import holdback as _hold; holdback = _hold(table, valid_scenes, holdback, seed)
-    hb = holdback
+    if holdback is None or isinstance(holdback, (int, float)) and not holdback > 0:
+        raise ValueError(f"holdback must be a share > 0 or a HeldBack: the search chooses on the held-back part, got {holdback!r}")
+    hb = make_holdback(table, valid_scenes, float(holdback), seed) if isinstance(holdback, (int, float)) else holdback
     train = table.iloc[hb.train]; train.attrs = dict(table.attrs)
     rec = replace(recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs), encoder=encoder)
     cands, rare = search_candidates(rec, candidates), list(rec.rare)
-    def fit(r, n):
-        if _fit: return _fit(r, n)
-        from .fit import fit_recipe; return fit_recipe(r, scenes, table, valid_scenes, n, bs, seed, holdback=hb, quiet=quiet)
-    def measure(l):
-        if _evaluate: return _evaluate(l)
-        from .fit import evaluate_heldback; return evaluate_heldback(l, scenes, hb, rare=rare or None)
+    fit = _fit or (lambda r, n: fit_recipe(r, scenes, table, valid_scenes, n, bs, seed, holdback=hb, quiet=quiet))
+    measure = _evaluate or (lambda l: evaluate_heldback(l, scenes, hb, rare=rare or None))
     more = _continue or continue_fit
     rows, learners, done, alive, total = [], {}, {}, list(cands), 0
     p, _ = halving_plan(len(cands), steps, pilot_share)

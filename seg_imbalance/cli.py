@@ -43,15 +43,13 @@ def run_demo(out:str|Path='demo_out', # output folder
     runs = {n: run_recipe(get_recipe(r, encoder=encoder), ss, table, valid, rare=list(rec.rare), steps=steps, bs=bs,
                           seed=seed, quiet=quiet) for n, r in (('baseline', 'baseline'), ('recommended', rec))}
     comp = _comparison({n: r['record'] for n, r in runs.items()})
-    summ = {n: {k: r['record'][k] for k in ('miou', 'rare_miou', 'patch_miou', 'steps', 'train_s')} for n,
+    summ = {n: {k: r['record'][k] for k in ('miou', 'rare_miou', 'steps', 'train_s')} for n,
             r in runs.items()}
     summ.update(rare=list(rec.rare), reasons=list(rec.reasons), recipe=runs['recommended']['record']['recipe'],
                 seed=seed, n_valid_scenes=len(valid), seconds=round(time.time() - t0, 1))
     comp.to_csv(out/'comparison.csv'); (out/'comparison.md').write_text(markdown_table(comp))
     (out/'summary.json').write_text(json.dumps(summ, indent=1))
-    for n, r in runs.items():
-        lr = r['learn'].recorder
-        pd.DataFrame(lr.values, columns=lr.metric_names[1:-1]).to_csv(out/f'history_{n}.csv', index_label='epoch')
+    for n, r in runs.items(): r['history'].to_csv(out/f'history_{n}.csv', index=False)
     _demo_figure({n: r['learn'] for n, r in runs.items()}, ss, valid[0]).savefig(out/'predictions.png', dpi=80)
     from seg_imbalance.interpret import error_gallery # where each model fails on the rarest class
     rarest = min(list(rec.rare) or [c for c in ss.codes if train[c].sum() > 0], key=lambda c: train[c].sum())
@@ -117,8 +115,8 @@ def _parser() -> argparse.ArgumentParser:
                        epilog='recipe choices (a recipe .toml file sets any of them):\n' + recipe_help())
     t.add_argument('data', help="scene folder (images/, masks/, codes.txt; optional splits.csv) or 'demo'")
     t.add_argument('--recipe', default='auto', help=f"a ready recipe ({', '.join(RECIPES)}), "
-                   "'auto' (recommend from the imbalance report), 'search' (pilots of candidate recipes on held-back "
-                   "training data pick one, within --steps) or a recipe .toml file (choices below)")
+                   "'auto' (recommend from the imbalance report), 'search' (pilots of candidate recipes on the held-back "
+                   "part pick one, within --steps) or a recipe .toml file (choices below)")
     t.add_argument('--size', type=int, default=128, help='patch side in pixels (default: 128)')
     t.add_argument('--steps', type=int, default=None, help='optimiser steps (default: --epochs passes over the '
                    'patches)')
@@ -126,6 +124,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--bs', type=int, default=16); t.add_argument('--seed', type=int, default=0)
     t.add_argument('--valid-pct', type=float, default=0.2, help="share of scenes for validation (without splits.csv)")
     t.add_argument('--out', default='train_out', help='output folder (default: train_out)')
+    t.add_argument('--holdback', type=float, default=0.15, help='share of the training side held back for every '
+                   'choice, never trained on (default: 0.15; 0: none)')
+    t.add_argument('--checkpoint-every', type=int, default=None, help='optimiser steps per epoch, i.e. between '
+                   'checkpoints (default: about one pass over the training patches)')
+    t.add_argument('--resume', action='store_true', help='go on from OUT/checkpoint.pth to the requested steps')
+    t.add_argument('--log', choices=['tensorboard'], default=None, help='also log to TensorBoard (pip install tensorboard)')
+    t.add_argument('--eval-every-epoch', action='store_true', help='score the held-back part on whole scenes after '
+                   'every epoch (history.csv)')
     a = sub.add_parser('ablate', help='run recipes × seeds from a TOML file; resumable results file and summary')
     a.add_argument('config', help='TOML file: [[config]] tables (name + recipe keys), seeds, [budget], [data]')
     a.add_argument('--out', default='ablate_out', help='folder for results.jsonl, summary.csv/.md and figures')
@@ -169,54 +175,90 @@ def _cmd_report(a) -> int:
     print(f"\nwritten: {', '.join(p.name for p in res['paths'])} in {res['out']}")
     return 0
 
+# %% ../nbs/13_cli.ipynb #c018a
+def _log_cbs(log:str|None, out:Path) -> list:
+    "The tracker callbacks of `--log`: none, or fastai's `TensorBoardCallback` writing into `out`/tensorboard"
+    if log is None: return []
+    if log != 'tensorboard': raise ValueError(f"log must be None or 'tensorboard', got {log!r}")
+    try: import tensorboard # noqa: F401 (fastai's callback needs it)
+    except ImportError:
+        raise ValueError("--log tensorboard needs the tensorboard package: pip install tensorboard "
+                         "(or pip install 'seg_imbalance[log]')") from None
+    from fastai.callback.tensorboard import TensorBoardCallback
+    return [TensorBoardCallback(log_dir=out/'tensorboard', trace_model=False)]
+
+# %% ../nbs/13_cli.ipynb #c018b
+def _write_train(learn, tab:pd.DataFrame, ss, r, valid:list, out:Path, **more) -> dict:
+    "Write the learner, per-class table, history, confusion figure and summary of a `train` run; the summary"
+    from fastai.torch_core import num_distrib
+    from seg_imbalance.interpret import plot_confusion
+    learn.path = out; learn.export('model.pkl')
+    tab.to_csv(out/'per_class.csv'); (out/'per_class.md').write_text(markdown_table(tab))
+    learn.history.to_csv(out/'history.csv', index=False)
+    plot_confusion(tab.attrs['cm'], ss.codes, ss.ignore_index).savefig(out/'confusion.png', dpi=80)
+    summ = {**tab.attrs['summary'], 'recipe': r.name, 'reasons': list(r.reasons), 'rare': learn.rare,
+            'steps': learn.steps, 'n_valid_scenes': len(valid), 'valid_scenes': list(valid),
+            'holdback': None if learn.holdback is None else learn.holdback.to_dict(),
+            'processes': max(1, num_distrib()), **more}
+    (out/'summary.json').write_text(json.dumps(summ, indent=1, default=str))
+    return summ
+
 # %% ../nbs/13_cli.ipynb #c018
 def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=None, epochs:int=5, bs:int=16,
-              seed:int=0, valid_pct:float=0.2, out:str|Path='train_out', quiet:bool=False) -> dict:
-    "Train a recipe on a scene folder (or 'demo') and write the learner, tables and figures into `out`"
+              seed:int=0, valid_pct:float=0.2, out:str|Path='train_out', quiet:bool=False,
+              holdback:float=0.15, # share of the training side held back (`data.holdback`); 0: none
+              checkpoint_every:int|None=None, # optimiser steps per epoch, i.e. between checkpoints; default about a pass
+              resume:bool=False, # go on from `out`/checkpoint.pth
+              log:str|None=None, # 'tensorboard': fastai's TensorBoard events in `out`/tensorboard
+              eval_every_epoch:bool=False) -> dict: # score the held-back part after every epoch (history.csv)
+    "Train a recipe on a scene folder (or 'demo'), part of the training side held back; write the results into `out`"
     from seg_imbalance.stats import imbalance_report
     from seg_imbalance.recipe import get_recipe
     from seg_imbalance.choose import recommend
+    from seg_imbalance.data import holdback as hold_back
     from seg_imbalance.fit import fit_recipe
     from seg_imbalance.experiments import load_data
-    from seg_imbalance.interpret import evaluate_scenes, plot_confusion
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    from seg_imbalance.interpret import evaluate_scenes
+    out = Path(out); out.mkdir(parents=True, exist_ok=True); cbs = _log_cbs(log, out)
     spec = {'source': str(data), 'size': size, 'valid_pct': valid_pct}
     if str(data) != 'demo': spec['source'] = str(Path(data).resolve())
     ss, table, valid, _ = load_data(spec)
-    train = table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
-    rep = imbalance_report(train, batch_sizes=(bs,))
+    hb = hold_back(table, valid, holdback, seed) if holdback else None
+    train = table.iloc[hb.train] if hb else table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
+    rep = imbalance_report(train, batch_sizes=(bs,)) # training rows only: held-back and evaluation rows choose nothing
     r = recommend(rep, bs=bs) if recipe == 'auto' else None if recipe == 'search' else get_recipe(recipe)
     steps = steps or max(1, epochs * len(train) // bs)
-    if r is None: # pilots on held-back training data choose the recipe (`choose.search_recipe`)
+    if r is None: # pilots on the held-back part choose the recipe and train it on (`choose.search_recipe`)
         from seg_imbalance.choose import search_recipe
-        learn = search_recipe(ss, table, valid, steps, bs, seed, out=out); r = learn.recipe
-    else: learn = fit_recipe(r, ss, table, valid, steps, bs, seed, quiet=quiet)
-    from fastai.torch_core import rank_distrib, num_distrib
+        learn = search_recipe(ss, table, valid, steps, bs, seed, holdback=hb, out=out, quiet=quiet); r = learn.recipe
+    else: learn = fit_recipe(r, ss, table, valid, steps, bs, seed, quiet=quiet, cbs=cbs, holdback=hb, history=out/'history.csv',
+                             eval_every_epoch=eval_every_epoch, checkpoint=out/'checkpoint.pth', resume=resume,
+                             epoch_steps=checkpoint_every)
+    from fastai.torch_core import rank_distrib
     if rank_distrib() > 0: return {'report': rep, 'recipe': r, 'rank': rank_distrib()} # rank 0 measures and writes
+    learn.remove_cbs(cbs)
     tab = evaluate_scenes(learn, ss, valid, progress=not quiet, rare=learn.rare or None)
-    learn.path = out; learn.export('model.pkl')
-    tab.to_csv(out/'per_class.csv'); (out/'per_class.md').write_text(markdown_table(tab))
-    rec = learn.recorder
-    pd.DataFrame(rec.values, columns=rec.metric_names[1:-1]).to_csv(out/'history.csv', index_label='epoch')
-    plot_confusion(tab.attrs['cm'], ss.codes, ss.ignore_index).savefig(out/'confusion.png', dpi=80)
-    summ = {**tab.attrs['summary'], 'recipe': r.name, 'reasons': list(r.reasons), 'rare': learn.rare,
-            'steps': learn.steps, 'n_valid_scenes': len(valid), 'processes': max(1, num_distrib()),
-            **({'search': learn.search['reason'], 'search_steps': learn.search['steps']} if hasattr(learn, 'search') else {})}
-    (out/'summary.json').write_text(json.dumps(summ, indent=1, default=str))
+    summ = _write_train(learn, tab, ss, r, valid, out, checkpoint='checkpoint.pth', resumed=resume, seed=seed,
+                        **({'search': learn.search['reason'], 'search_steps': learn.search['steps']} if hasattr(learn, 'search') else {}))
     return {'report': rep, 'recipe': r, 'table': tab, 'summary': summ, 'out': out}
 
 # %% ../nbs/13_cli.ipynb #c019
 def _cmd_train(a) -> int:
-    try: res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out)
+    try: res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out,
+                         holdback=a.holdback, checkpoint_every=a.checkpoint_every, resume=a.resume, log=a.log,
+                         eval_every_epoch=a.eval_every_epoch)
     except ValueError as e: raise SystemExit(f"seg-imbalance train: {e}")
     if res.get('rank'): return 0 # another process of a distributed run: rank 0 reports
     print(f"Class imbalance of the training scenes: {res['report'].setting}")
     print(res['report'].table.to_string(float_format=lambda v: f'{v:.3g}'))
     print(f"\nRecipe {res['recipe'].name}:" + ''.join(f"\n  - {w}" for w in res['recipe'].reasons))
     s = res['summary']
-    if 'search' in s: print("\nRecipe search on held-back training data (search.csv):\n" + pd.read_csv(res['out']/'search.csv')[
+    if 'search' in s: print("\nRecipe search on the held-back part (search.csv):\n" + pd.read_csv(res['out']/'search.csv')[
         ['candidate', 'round', 'steps', 'heldback_miou', 'rare_miou', 'fate']].to_string(index=False, float_format='{:.3f}'.format))
-    print(f"\nWhole validation scenes ({s['n_valid_scenes']}), {s['steps']} steps:")
+    if s['holdback']: print(f"\nHeld back ({s['holdback']['level']} level, never trained on): "
+                            + (f"scenes {s['holdback']['scenes']}" if s['holdback']['scenes'] else
+                               f"{len(s['holdback']['regions'])} bands of the training scenes"))
+    print(f"\nWhole evaluation scenes ({s['n_valid_scenes']}), {s['steps']} steps:")
     print(res['table'].to_string(float_format=lambda v: f'{v:.3f}'))
     print(f"mIoU {s['mIoU']:.3f}" + (f" · rare-class mIoU {s['rare_miou']:.3f}" if 'rare_miou' in s else ''))
     print(f"written: {', '.join(sorted(p.name for p in res['out'].iterdir()))} in {res['out']}")
