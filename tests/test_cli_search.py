@@ -27,5 +27,5 @@ def test_train_recipe_search(tmp_path):
     assert s['recipe'] == pick and s['search_steps'] == 24 and s['steps'] == win.steps.iloc[0]
     assert s['search'].startswith(f'{pick} won') and s['reasons'][0] == s['search']
     assert f'Recipe {pick}:' in r.stdout and f'{pick} won on the held-back data' in r.stdout
-    assert 'Recipe search on held-back training data' in r.stdout
+    assert 'Recipe search on the held-back part' in r.stdout
     assert (tmp_path / 'model.pkl').exists() and (tmp_path / 'per_class.csv').exists()
