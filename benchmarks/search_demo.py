@@ -28,9 +28,10 @@ def main():
     p.add_argument('--steps', type=int, default=300); p.add_argument('--size', type=int, default=64)
     p.add_argument('--bs', type=int, default=16); p.add_argument('--run', action='store_true')
     p.add_argument('--out', default='nbs/results/search_demo.jsonl')
+    p.add_argument('--commit', default=None, help='the commit the runs were trained at (default: HEAD now)')
     a = p.parse_args()
     runs = Path(a.runs); runs.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip() or None
+    commit = a.commit or subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip() or None
     recs = []
     for s in a.seeds:
         for r in a.recipes:
