@@ -20,6 +20,7 @@ from .recipe import Recipe, RECIPES, CLASS_WEIGHT_SCHEMES, SAMPLE_WEIGHT_SCHEMES
 from fastai.callback.core import Callback, CancelValidException
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import rank_distrib
+from fastcore.basics import noop
 
 # %% auto #0
 __all__ = ['SkipValidation', 'HistoryCallback', 'CheckpointCallback', 'load_checkpoint', 'evaluate_heldback', 'distributed_fit',
