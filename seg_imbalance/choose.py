@@ -4,13 +4,21 @@
 
 # %% ../nbs/11d_choose.ipynb #ch03
 from __future__ import annotations
+import math, itertools, dataclasses
 from dataclasses import replace
-import pandas as pd
-from .stats import ImbalanceReport
-from .recipe import Recipe, RECIPES
+from pathlib import Path
+import numpy as np, pandas as pd
+from fastai.callback.core import Callback, CancelTrainException
+from .io import SceneSet
+from .registry import Registry
+from .stats import ImbalanceReport, imbalance_report
+from .data import holdback as make_holdback
+from .fit import fit_recipe, evaluate_heldback, SkipValidation
+from .recipe import Recipe, RECIPES, LOSS_REGISTRY
 
 # %% auto #0
-__all__ = ['recommend']
+__all__ = ['SEARCH_CANDIDATES', 'DEFAULT_CANDIDATES', 'recommend', 'search_candidates', 'halving_plan', 'heldback_scores',
+           'common_losses', 'select_round', 'continue_fit', 'search_recipe']
 
 # %% ../nbs/11d_choose.ipynb #c013
 def _miss(t:pd.DataFrame, c:str, bs:int) -> float:
@@ -49,3 +57,186 @@ def recommend(report:ImbalanceReport, # from `stats.imbalance_report` of the tra
                                                                'rarely missed a class)'))
     return replace(RECIPES['long-tail'], name='recommended', balance=bool(held), rare=tuple(rare),
                    rare_share=rare_share, reasons=tuple(why))
+
+# %% ../nbs/11d_choose.ipynb #ch11
+SEARCH_CANDIDATES = Registry('search candidate') # name -> f(recommended Recipe) -> Recipe
+def _shared(rec:Recipe) -> dict: return dict(rare=rec.rare, rare_share=rec.rare_share, encoder=rec.encoder)
+SEARCH_CANDIDATES.register('recommended', "the rule-based pick (`recommend`)", lambda rec: rec)
+SEARCH_CANDIDATES.register('baseline', 'cross-entropy, uniform sampling (the guard\'s reference)',
+                           lambda rec: replace(RECIPES['baseline'], **_shared(rec)))
+SEARCH_CANDIDATES.register('dice-focal', 'Dice + focal loss, patches holding a rare class drawn x3', lambda rec: Recipe(
+    'dice-focal', loss='dice_focal', weights='presence', reasons=('Dice + focal loss: overlap and hard pixels',
+    'patches holding a rare class drawn 3x as often'), **_shared(rec)))
+SEARCH_CANDIDATES.register('tversky', 'Tversky loss, alpha 0.3 (FP) / beta 0.7 (FN)', lambda rec: Recipe(
+    'tversky', loss='tversky', alpha=0.3, beta=0.7, reasons=('Tversky loss weighing false negatives 0.7, '
+    'false positives 0.3',), **_shared(rec)))
+if 'ohem' in LOSS_REGISTRY:
+    SEARCH_CANDIDATES.register('ohem', 'OHEM cross-entropy', lambda rec: Recipe(
+        'ohem', loss='ohem', reasons=('cross-entropy on the hardest pixels (OHEM)',), **_shared(rec)))
+DEFAULT_CANDIDATES = ('recommended', 'baseline', 'dice-focal', 'tversky')
+
+# %% ../nbs/11d_choose.ipynb #ch12
+def search_candidates(rec:Recipe, # the recommended recipe (`recommend`): its rare classes are every candidate's
+                      names=None, # names of `SEARCH_CANDIDATES` or `Recipe`s; default `DEFAULT_CANDIDATES`
+                     ) -> dict:
+    "`{name: Recipe}` of the candidates, the baseline always among them, recipes equal to an earlier one left out"
+    out, seen = {}, []
+    for n in list(DEFAULT_CANDIDATES if names is None else names) + ['baseline']:
+        r = n if isinstance(n, Recipe) else SEARCH_CANDIDATES[n](rec)
+        name = r.name if isinstance(n, Recipe) else n
+        same = replace(r, name='', reasons=())
+        if name in out or same in seen: continue
+        out[name] = r; seen.append(same)
+    return out
+
+# %% ../nbs/11d_choose.ipynb #ch16
+def halving_plan(n:int, # candidates
+                 steps:int, # the whole budget in optimiser steps
+                 pilot_share:float=0.5, # share of the budget the halving rounds may spend
+                ) -> tuple[int, list[int]]:
+    "`(p, sizes)`: steps of each pilot round and the candidates in each round, halving (rounded up) until one is left"
+    if not 0 < pilot_share <= 1: raise ValueError(f"pilot_share must be in (0, 1], got {pilot_share}")
+    sizes = [int(n)]
+    while sizes[-1] > 1: sizes.append(math.ceil(sizes[-1] / 2))
+    sizes = sizes[:-1] or [1]
+    p = int(pilot_share * steps) // sum(sizes)
+    if p < 1: raise ValueError(f"steps={steps} is too small for pilots of {n} candidates (need >= {math.ceil(sum(sizes) / pilot_share)})")
+    return p, sizes
+
+# %% ../nbs/11d_choose.ipynb #ch19
+def heldback_scores(tab:pd.DataFrame, # a per-class table (`interpret.evaluate_scenes`)
+                    rare:list, # the rare classes
+                   ) -> dict:
+    "`{'miou', 'rare_miou'}` over the classes present in the table's truth (`pixels %` > 0); rare_miou NaN without rare"
+    present = tab.index[tab['pixels %'] > 0]
+    iou = tab.loc[present, 'IoU'].astype(float)
+    r = [c for c in present if c in set(rare)]
+    return {'miou': float(iou.mean()), 'rare_miou': float(iou[r].mean()) if r else float('nan')}
+
+# %% ../nbs/11d_choose.ipynb #ch20
+def common_losses(tab:pd.DataFrame, base:pd.DataFrame, # a candidate's and the baseline's per-class tables
+                  rare:list, tol:float=0.02) -> dict:
+    "`{class: IoU change}` of the common classes (present, not rare) losing more than `tol` IoU against `base`"
+    present = [c for c in base.index[base['pixels %'] > 0] if c not in set(rare)]
+    d = (tab.loc[present, 'IoU'].astype(float) - base.loc[present, 'IoU'].astype(float)).fillna(0)
+    return {c: round(float(v), 4) for c, v in d.items() if v < -tol}
+
+# %% ../nbs/11d_choose.ipynb #ch21
+def select_round(tabs:dict, # `{candidate: per-class table}` of one round, all at the same steps
+                 rare:list, # the rare classes
+                 keep:int, # how many go on
+                 tol:float=0.02, # the largest IoU loss of a common class against the baseline
+                 base:str='baseline', # the reference candidate
+                ) -> dict:
+    "`{candidate: (fate, reason)}`: fate 'kept', 'dropped' (ranked out) or 'rejected' (a common class lost > `tol`)"
+    sc = {n: heldback_scores(t, rare) for n, t in tabs.items()}
+    key = 'rare_miou' if rare and not all(math.isnan(s['rare_miou']) for s in sc.values()) else 'miou'
+    fate = {}
+    for n, t in tabs.items():
+        lost = common_losses(t, tabs[base], rare, tol) if base in tabs and n != base else {}
+        if lost: fate[n] = ('rejected', 'common classes lose more than {:g} IoU against the baseline: {}'.format(
+            tol, ', '.join(f'{c} {v:+.3f}' for c, v in lost.items())))
+    ok = sorted((n for n in tabs if n not in fate), key=lambda n: (-np.nan_to_num(sc[n][key], nan=-1), -sc[n]['miou']))
+    for i, n in enumerate(ok):
+        fate[n] = ('kept', f'{key} {sc[n][key]:.3f}, rank {i + 1}') if i < keep else (
+            'dropped', f'{key} {sc[n][key]:.3f}, rank {i + 1} of {len(ok)}: only the best {keep} go on')
+    return {n: fate[n] for n in tabs}
+
+# %% ../nbs/11d_choose.ipynb #ch25
+class _TrainOn(Callback):
+    "Stop after `steps` training batches; cosine lr from `lr` to 0; sampler epochs counted on from `epoch0`"
+    order = 6 # after `SamplerEpochCallback`
+    def __init__(self, steps:int, lr:float, epoch0:int): self.steps, self.lr, self.epoch0, self.n = steps, lr, epoch0, 0
+    def before_train(self):
+        if hasattr(self.dls.train, 'set_epoch'): self.dls.train.set_epoch(self.epoch0 + self.epoch)
+    def before_batch(self):
+        if self.training: self.opt.set_hyper('lr', self.lr * (1 + math.cos(math.pi * self.n / self.steps)) / 2)
+    def after_batch(self):
+        if not self.training: return
+        self.n += 1
+        if self.n >= self.steps: raise CancelTrainException() # only in the last epoch: the recorder logs it
+
+# %% ../nbs/11d_choose.ipynb #ch26
+def continue_fit(learn, # a `Learner` trained before (`fit.fit_recipe`)
+                 steps:int, # optimiser steps more
+                 lr:float|None=None, # peak learning rate; default `learn.recipe.lr`
+                ) -> int:
+    "Train `learn` exactly `steps` more steps from its weights (cosine lr), its `history` extended; the steps done"
+    if steps <= 0: return 0
+    lr = learn.recipe.lr if lr is None else lr
+    epoch0, done0 = getattr(learn, 'epochs_done', learn.epoch + 1), getattr(learn, 'steps_done', learn.train_iter)
+    per, cb = len(learn.dls.train), _TrainOn(steps, lr, epoch0)
+    learn.fit(math.ceil(steps / per), lr, cbs=[cb, SkipValidation()])
+    rec = learn.recorder
+    rows = [{'epoch': epoch0 + i, 'steps': done0 + min((i + 1) * per, steps), **dict(zip(rec.metric_names[1:-1], map(float, v)))}
+            for i, v in enumerate(rec.values)]
+    learn.history = pd.concat([getattr(learn, 'history', None), pd.DataFrame(rows)], ignore_index=True)
+    learn.epochs_done, learn.steps_done = epoch0 + len(rec.values), done0 + cb.n
+    return cb.n
+
+# %% ../nbs/11d_choose.ipynb #ch28
+def _search_row(name:str, rnd, steps:int, tab:pd.DataFrame, rare:list, fate:str, reason:str) -> dict:
+    "One row of the search table"
+    s = heldback_scores(tab, rare)
+    return {'candidate': name, 'round': rnd, 'steps': steps, 'heldback_miou': s['miou'], 'rare_miou': s['rare_miou'],
+            **{f'IoU {c}': float(v) for c, v in tab['IoU'].items()}, 'fate': fate, 'reason': reason}
+
+# %% ../nbs/11d_choose.ipynb #ch29
+def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int) -> str:
+    "The reason of the pick, one sentence"
+    last = [r for r in rows if r['round'] == max(x['round'] for x in rows if x['candidate'] == w)]
+    other = [r for r in last if r['candidate'] != w]
+    m = 'rare_miou' if rare and not math.isnan(last[0]['rare_miou']) else 'heldback_miou'
+    what = 'rare-class IoU' if m == 'rare_miou' else 'mIoU'
+    wr = next(r for r in last if r['candidate'] == w)
+    vs = ', '.join(f"{r['candidate']} {r[m]:.3f}" + (' (rejected)' if r['fate'] == 'rejected' else '') for r in other)
+    rej = sorted({r['candidate'] for r in rows if r['fate'] == 'rejected'})
+    return (f"{w} won on the held-back data with {what} {wr[m]:.3f} at {wr['steps']} steps" + (f" (against {vs})" if vs else '')
+            + (f"; rejected for costing a common class more than the guard allows: {', '.join(rej)}" if rej else '')
+            + f"; it trained {own} of the {steps} steps, the pilots of the others the rest.")
+
+# %% ../nbs/11d_choose.ipynb #ch30
+def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
+                  table:pd.DataFrame, # their patch table (`crop.tile`)
+                  valid_scenes:list[int], # the evaluation scenes: never trained on, never chosen on
+                  steps:int=300, # the whole budget in optimiser steps, pilots included
+                  bs:int=16, seed:int=0,
+                  candidates=None, # names of `SEARCH_CANDIDATES` or `Recipe`s; default `DEFAULT_CANDIDATES`
+                  holdback=0.15, # share of the training side held back (`data.holdback`), or a `HeldBack`
+                  pilot_share:float=0.5, tol:float=0.02, # see `halving_plan`, `select_round`
+                  encoder:str='resnet18', out=None, quiet:bool=True, # out: folder for search.csv
+                  _fit=None, _continue=None, _evaluate=None): # replace training and measuring (tests)
+    "Pick a recipe by successive-halving pilots on held-back data, train the winner on; its `Learner`"
+    if holdback is None or isinstance(holdback, (int, float)) and not holdback > 0:
+        raise ValueError(f"holdback must be a share > 0 or a HeldBack: the search chooses on the held-back part, got {holdback!r}")
+    hb = make_holdback(table, valid_scenes, float(holdback), seed) if isinstance(holdback, (int, float)) else holdback
+    train = table.iloc[hb.train]; train.attrs = dict(table.attrs)
+    rec = replace(recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs), encoder=encoder)
+    cands, rare = search_candidates(rec, candidates), list(rec.rare)
+    fit = _fit or (lambda r, n: fit_recipe(r, scenes, table, valid_scenes, n, bs, seed, holdback=hb, quiet=quiet))
+    measure = _evaluate or (lambda l: evaluate_heldback(l, scenes, hb, rare=rare or None))
+    more = _continue or continue_fit
+    rows, learners, done, alive, total = [], {}, {}, list(cands), 0
+    p, _ = halving_plan(len(cands), steps, pilot_share)
+    for rnd in itertools.count():
+        for n in alive:
+            if n not in learners: learners[n] = fit(cands[n], p); done[n] = learners[n].train_iter
+            else: done[n] += more(learners[n], (rnd + 1) * p - done[n])
+        tabs = {n: measure(learners[n]) for n in alive}
+        fate = select_round(tabs, rare, math.ceil(len(alive) / 2), tol)
+        rows += [_search_row(n, rnd, done[n], tabs[n], rare, *fate[n]) for n in alive]
+        for n in alive:
+            if fate[n][0] != 'kept': total += done[n]; del learners[n]
+        alive = [n for n in alive if fate[n][0] == 'kept']
+        if len(alive) <= 1: break
+    w = alive[0]; learn = learners[w]
+    done[w] += more(learn, steps - total - done[w]); total += done[w]
+    if total != steps: raise RuntimeError(f"the search spent {total} steps, not the budget of {steps}")
+    reason = _pick_reason(w, rows, rare, steps, done[w])
+    rows.append(_search_row(w, 'final', done[w], measure(learn), rare, 'winner', reason))
+    tab = pd.DataFrame(rows)
+    if out is not None: Path(out).mkdir(parents=True, exist_ok=True); tab.to_csv(Path(out)/'search.csv', index=False)
+    learn.recipe = replace(cands[w], reasons=(reason, *cands[w].reasons))
+    learn.steps, learn.search = done[w], {'table': tab, 'reason': reason, 'winner': w, 'steps': total, 'holdback': hb}
+    learn.seg_info.recipe = dataclasses.asdict(learn.recipe)
+    return learn

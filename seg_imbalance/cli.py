@@ -118,7 +118,8 @@ def _parser() -> argparse.ArgumentParser:
                        epilog='recipe choices (a recipe .toml file sets any of them):\n' + recipe_help())
     t.add_argument('data', help="scene folder (images/, masks/, codes.txt; optional splits.csv) or 'demo'")
     t.add_argument('--recipe', default='auto', help=f"a ready recipe ({', '.join(RECIPES)}), "
-                   "'auto' (recommend from the imbalance report) or a recipe .toml file (choices below)")
+                   "'auto' (recommend from the imbalance report), 'search' (pilots of candidate recipes on the held-back "
+                   "part pick one, within --steps) or a recipe .toml file (choices below)")
     t.add_argument('--size', type=int, default=128, help='patch side in pixels (default: 128)')
     t.add_argument('--steps', type=int, default=None, help='optimiser steps (default: --epochs passes over the '
                    'patches)')
@@ -248,16 +249,20 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     hb = hold_back(table, valid, holdback, seed) if holdback else None
     train = table.iloc[hb.train] if hb else table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
     rep = imbalance_report(train, batch_sizes=(bs,)) # training rows only: held-back and evaluation rows choose nothing
-    r = recommend(rep, bs=bs) if recipe == 'auto' else get_recipe(recipe)
+    r = recommend(rep, bs=bs) if recipe == 'auto' else None if recipe == 'search' else get_recipe(recipe)
     steps = steps or max(1, epochs * len(train) // bs)
-    learn = fit_recipe(r, ss, table, valid, steps, bs, seed, quiet=quiet, cbs=cbs, holdback=hb, history=out/'history.csv',
-                       eval_every_epoch=eval_every_epoch, checkpoint=out/'checkpoint.pth', resume=resume,
-                       epoch_steps=checkpoint_every)
+    if r is None: # pilots on the held-back part choose the recipe and train it on (`choose.search_recipe`)
+        from seg_imbalance.choose import search_recipe
+        learn = search_recipe(ss, table, valid, steps, bs, seed, holdback=hb, out=out, quiet=quiet); r = learn.recipe
+    else: learn = fit_recipe(r, ss, table, valid, steps, bs, seed, quiet=quiet, cbs=cbs, holdback=hb, history=out/'history.csv',
+                             eval_every_epoch=eval_every_epoch, checkpoint=out/'checkpoint.pth', resume=resume,
+                             epoch_steps=checkpoint_every)
     from fastai.torch_core import rank_distrib
     if rank_distrib() > 0: return {'report': rep, 'recipe': r, 'rank': rank_distrib()} # rank 0 measures and writes
     learn.remove_cbs(cbs)
     tab = evaluate_scenes(learn, ss, valid, progress=not quiet, rare=learn.rare or None)
-    summ = _write_train(learn, tab, ss, r, valid, out, checkpoint='checkpoint.pth', resumed=resume, seed=seed)
+    summ = _write_train(learn, tab, ss, r, valid, out, checkpoint='checkpoint.pth', resumed=resume, seed=seed,
+                        **({'search': learn.search['reason'], 'search_steps': learn.search['steps']} if hasattr(learn, 'search') else {}))
     return {'report': rep, 'recipe': r, 'table': tab, 'summary': summ, 'out': out}
 
 # %% ../nbs/13_cli.ipynb #c019
@@ -271,6 +276,8 @@ def _cmd_train(a) -> int:
     print(res['report'].table.to_string(float_format=lambda v: f'{v:.3g}'))
     print(f"\nRecipe {res['recipe'].name}:" + ''.join(f"\n  - {w}" for w in res['recipe'].reasons))
     s = res['summary']
+    if 'search' in s: print("\nRecipe search on the held-back part (search.csv):\n" + pd.read_csv(res['out']/'search.csv')[
+        ['candidate', 'round', 'steps', 'heldback_miou', 'rare_miou', 'fate']].to_string(index=False, float_format='{:.3f}'.format))
     if s['holdback']: print(f"\nHeld back ({s['holdback']['level']} level, never trained on): "
                             + (f"scenes {s['holdback']['scenes']}" if s['holdback']['scenes'] else
                                f"{len(s['holdback']['regions'])} bands of the training scenes"))

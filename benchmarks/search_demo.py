@@ -1,0 +1,61 @@
+"""`--recipe search` against `--recipe baseline` and `--recipe auto` on the demo scenes, same budget and seeds.
+
+    python benchmarks/search_demo.py --run          # train what is missing (nice), then collect
+    python benchmarks/search_demo.py                # collect the runs already in --runs
+
+Each run is `seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S --out RUNS/R_S` (every recipe
+holds back the same part of the training side, 0.15 by default, so all train on the same rows; the search chooses on
+that part only). Measured on the whole evaluation scenes (`summary.json`, `per_class.csv` of each run), never chosen on.
+Writes one JSON line per run to `nbs/results/search_demo.jsonl` (commit, device, command, wall time) and prints the
+per-recipe means over the seeds.
+"""
+import argparse, json, os, platform, subprocess, sys, time
+from pathlib import Path
+import pandas as pd
+
+def _cpu() -> str:
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or 'unknown'
+
+def _cmd(r, s, a, out) -> list:
+    return ['seg-imbalance', 'train', 'demo', '--recipe', r, '--steps', str(a.steps), '--size', str(a.size), '--bs',
+            str(a.bs), '--seed', str(s), '--out', str(out)]
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--runs', default='/tmp/search_demo'); p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    p.add_argument('--recipes', nargs='+', default=['search', 'baseline', 'auto'])
+    p.add_argument('--steps', type=int, default=300); p.add_argument('--size', type=int, default=64)
+    p.add_argument('--bs', type=int, default=16); p.add_argument('--run', action='store_true')
+    p.add_argument('--out', default='nbs/results/search_demo.jsonl')
+    p.add_argument('--commit', default=None, help='the commit the runs were trained at (default: HEAD now)')
+    a = p.parse_args()
+    runs = Path(a.runs); runs.mkdir(parents=True, exist_ok=True)
+    commit = a.commit or subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip() or None
+    recs = []
+    for s in a.seeds:
+        for r in a.recipes:
+            out = runs/f'{r}_{s}'; wall = None
+            if a.run and not (out/'summary.json').exists():
+                t0 = time.time(); subprocess.run(['nice', '-n', '10', *_cmd(r, s, a, out)], check=True,
+                                                 stdout=subprocess.DEVNULL); wall = round(time.time() - t0, 1)
+            if not (out/'summary.json').exists(): print(f'missing: {out}', file=sys.stderr); continue
+            sm = json.loads((out/'summary.json').read_text())
+            iou = pd.read_csv(out/'per_class.csv', index_col='class')['IoU'].to_dict()
+            done = runs/'done.txt' # wall times of the shell loop that ran them, when it did
+            if wall is None and done.exists():
+                wall = next((float(l.split()[3]) for l in done.read_text().splitlines() if l.split()[:2] == [r, str(s)]), None)
+            recs.append({'name': r, 'seed': s, 'recipe': sm['recipe'], 'miou': sm['mIoU'], 'rare_miou': sm.get('rare_miou'),
+                         'iou': iou, 'rare': sm['rare'], 'steps': sm['steps'], 'budget': a.steps,
+                         'search_steps': sm.get('search_steps'), 'search': sm.get('search'),
+                         'holdback': sm.get('holdback'), 'n_valid_scenes': sm['n_valid_scenes'],
+                         'command': ' '.join(_cmd(r, s, a, out)), 'wall_s': wall, 'commit': commit,
+                         'device': f'cpu: {_cpu()}, {os.cpu_count()} cores (shared)', 'host': platform.node()})
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(''.join(json.dumps(r) + '\n' for r in recs))
+    df = pd.DataFrame(recs)
+    print(df[['name', 'seed', 'recipe', 'steps', 'miou', 'rare_miou']].to_string(index=False, float_format='{:.3f}'.format))
+    print(df.groupby('name')[['miou', 'rare_miou']].agg(['mean', 'std']).to_string(float_format='{:.3f}'.format))
+    print(f'written: {a.out}')
+
+if __name__ == '__main__': main()
