@@ -144,7 +144,7 @@ def test_train_command_on_two_processes(tmp_path):
     out1, s1, t1 = _train(tmp_path, 'one', 1)
     assert s2['processes'] == 2 and s1['processes'] == 1
     assert s2['steps'] * 2 == s1['steps']                       # each process a disjoint half of every epoch
-    assert out2.count('Whole validation scenes') == 1           # rank 0 alone measures and reports
+    assert out2.count('Whole evaluation scenes') == 1           # rank 0 alone measures and reports
     a, b = (pd.read_csv(io.StringIO(t), index_col=0) for t in (t1, t2))
     assert list(a.index) == list(b.index)
     assert np.allclose(a['pixels %'], b['pixels %'])           # the same whole validation scenes, each pixel once
