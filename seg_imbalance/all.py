@@ -12,6 +12,7 @@ from .synth import *
 from .table import *
 from .seginfo import *
 from .registry import *
+from .windows import *
 from .stats import *
 from .crop import *
 from .weights import *
@@ -32,10 +33,11 @@ from .recipe import *
 from .fit import *
 from .choose import *
 from .experiments import *
+from .results import *
 from .ablate import *
 from .predict import *
 from .cli import *
 
 # %% ../nbs/99_all.ipynb #c004
-_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'stats', 'crop', 'weights', 'sample', 'copy_paste', 'augment', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'stitch', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'ablate', 'predict', 'cli')
+_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'windows', 'stats', 'crop', 'weights', 'sample', 'copy_paste', 'augment', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'stitch', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'results', 'ablate', 'predict', 'cli')
 __all__ = list(dict.fromkeys(n for m in _MODULES for n in importlib.import_module(f'seg_imbalance.{m}').__all__))
