@@ -65,6 +65,7 @@ for _s, _d in (('uniform', 'uniform sampling'), ('presence', 'x3 per rare class 
     if _s in PATCH_SCHEMES: SAMPLE_WEIGHT_SCHEMES.register(_s, _d, _s)
 for _s in PATCH_SCHEMES:
     if _s not in SAMPLE_WEIGHT_SCHEMES: SAMPLE_WEIGHT_SCHEMES.register(_s, '`weights.patch_weights`', _s)
+SAMPLE_WEIGHT_SCHEMES.register('presence_any', 'x3 for a patch holding any rare class (the article)', 'presence_any')
 
 # %% ../nbs/11a_recipe.ipynb #ra09
 @dataclass
