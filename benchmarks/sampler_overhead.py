@@ -55,7 +55,7 @@ def loaders(table, scenes, bs, rare, seed=0) -> dict:
     out, wtime = {'plain': patch_dataloaders(table, scenes, bs=bs, seed=seed).train}, {}
     for s in ('uniform', 'presence', 'repeat_factor', 'rcs', 'inverse_freq'):
         t = time.perf_counter(); w = patch_weights(table, s, **({'targets': rare} if s == 'presence' else {})); wtime[s] = time.perf_counter() - t
-        out[s] = patch_dataloaders(table, scenes, bs=bs, seed=seed, weights=w).train
+        out[s] = patch_dataloaders(table, scenes, bs=bs, seed=seed, sample_weights=w).train
     out['class-balanced'] = patch_dataloaders(table, scenes, bs=bs, seed=seed, balance=rare).train
     wtime['class-balanced'] = 0.
     return out, wtime

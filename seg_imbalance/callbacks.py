@@ -60,7 +60,7 @@ class HardExampleMining(Callback):
         dl = sampler_dl(dl) # inside fastai's DistributedDL too
         if not isinstance(dl, SamplerDL) or dl.sampler is None:
             raise ValueError("HardExampleMining needs a training loader with a sampler: patch_dataloaders(..., "
-                             "weights=...)")
+                             "sample_weights=...)")
         codes = list(self.learn.dls.codes)
         ign = self.learn.dls.ignore_index
         self.cls = (rarest_classes(self.learn.dls) if self.rare_classes is None else

@@ -4,11 +4,11 @@
 
 # %% ../nbs/01a_checks.ipynb #c003
 from __future__ import annotations
-import math
+import math, warnings
 import numpy as np
 
 # %% auto #0
-__all__ = ['REDUCTIONS', 'positive_int', 'positive_float', 'check_window', 'check_weights', 'check_reduction']
+__all__ = ['REDUCTIONS', 'positive_int', 'positive_float', 'check_window', 'check_weights', 'check_reduction', 'renamed']
 
 # %% ../nbs/01a_checks.ipynb #c005
 def positive_int(v, # the value to check
@@ -59,3 +59,15 @@ def check_reduction(v:str) -> str:
     "`v` when it is one of `REDUCTIONS`, else `ValueError`"
     if v not in REDUCTIONS: raise ValueError(f"reduction must be one of {REDUCTIONS}, got {v!r}")
     return v
+
+# %% ../nbs/01a_checks.ipynb #c016
+def renamed(new, # the value given under the new name
+            old, # the value given under the old name (None when not given)
+            new_name:str, old_name:str, # the two names
+            where:str='', # the function or key, for the message
+           ):
+    "`new`, or `old` with a `DeprecationWarning` when only the old name was used; `ValueError` when both were"
+    if old is None: return new
+    if new is not None: raise ValueError(f"{where}: give {new_name} (the new name of {old_name}), not both")
+    warnings.warn(f"{where}: {old_name} is deprecated, use {new_name}", DeprecationWarning, stacklevel=3)
+    return old

@@ -65,7 +65,7 @@ SEARCH_CANDIDATES.register('recommended', "the rule-based pick (`recommend`)", l
 SEARCH_CANDIDATES.register('baseline', 'cross-entropy, uniform sampling (the guard\'s reference)',
                            lambda rec: replace(RECIPES['baseline'], **_shared(rec)))
 SEARCH_CANDIDATES.register('dice-focal', 'Dice + focal loss, patches holding a rare class drawn x3', lambda rec: Recipe(
-    'dice-focal', loss='dice_focal', weights='presence_any', reasons=('Dice + focal loss: overlap and hard pixels',
+    'dice-focal', loss='dice_focal', sample_weights='presence_any', reasons=('Dice + focal loss: overlap and hard pixels',
     'patches holding a rare class drawn 3x as often'), **_shared(rec)))
 SEARCH_CANDIDATES.register('tversky', 'Tversky loss, alpha 0.3 (FP) / beta 0.7 (FN)', lambda rec: Recipe(
     'tversky', loss='tversky', alpha=0.3, beta=0.7, reasons=('Tversky loss weighing false negatives 0.7, '

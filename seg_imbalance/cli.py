@@ -125,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
                    'patches)')
     t.add_argument('--epochs', type=int, default=5, help='passes over the training patches when --steps is not given')
     t.add_argument('--bs', type=int, default=16); t.add_argument('--seed', type=int, default=0)
+    t.add_argument('--encoder-weights', default=None, help="pretrained encoder weights: a local file, or SMP's name ('imagenet') "
+                   'of a file already in the local cache (never downloaded); sets the normalisation (default: none)')
     t.add_argument('--valid-pct', type=float, default=0.2, help="share of scenes for validation (without splits.csv)")
     t.add_argument('--out', default='train_out', help='output folder (default: train_out)')
     t.add_argument('--holdback', type=float, default=0.15, help='share of the training side held back for every '
@@ -233,7 +235,8 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
               checkpoint_every:int|None=None, # optimiser steps per epoch, i.e. between checkpoints; default about a pass
               resume:bool=False, # go on from `out`/checkpoint.pth
               log:str|None=None, # 'tensorboard': fastai's TensorBoard events in `out`/tensorboard
-              eval_every_epoch:bool=False) -> dict: # score the held-back part after every epoch (history.csv)
+              eval_every_epoch:bool=False, # score the held-back part after every epoch (history.csv)
+              encoder_weights:str|None=None) -> dict: # pretrained encoder weights (`Recipe.encoder_weights`); None: the recipe's
     "Train a recipe on a scene folder (or 'demo'), part of the training side held back; write the results into `out`"
     from seg_imbalance.stats import imbalance_report
     from seg_imbalance.recipe import get_recipe
@@ -250,6 +253,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     train = table.iloc[hb.train] if hb else table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
     rep = imbalance_report(train, batch_sizes=(bs,)) # training rows only: held-back and evaluation rows choose nothing
     r = recommend(rep, bs=bs) if recipe == 'auto' else None if recipe == 'search' else get_recipe(recipe)
+    if encoder_weights is not None and r is not None: r = get_recipe(r, encoder_weights=encoder_weights)
     steps = steps or max(1, epochs * len(train) // bs)
     if r is None: # pilots on the held-back part choose the recipe and train it on (`choose.search_recipe`)
         from seg_imbalance.choose import search_recipe
@@ -269,7 +273,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
 def _cmd_train(a) -> int:
     try: res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out,
                          holdback=a.holdback, checkpoint_every=a.checkpoint_every, resume=a.resume, log=a.log,
-                         eval_every_epoch=a.eval_every_epoch)
+                         eval_every_epoch=a.eval_every_epoch, encoder_weights=a.encoder_weights)
     except ValueError as e: raise SystemExit(f"seg-imbalance train: {e}")
     if res.get('rank'): return 0 # another process of a distributed run: rank 0 reports
     print(f"Class imbalance of the training scenes: {res['report'].setting}")

@@ -8,7 +8,7 @@ import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .io import SceneSet
 from .stats import class_counts, class_ratios, class_presence, window_counts_at, axis_starts
-from .checks import positive_int, check_window
+from .checks import positive_int, check_window, renamed
 from .table import (META_COLUMNS, count_columns, table_counts, table_ignore_index, class_index,
                                  counted_classes)
 
@@ -131,10 +131,10 @@ def _class_probs(class_probs) -> tuple[np.ndarray, np.ndarray]:
     return cls[p > 0], p[p > 0] / p.sum()
 
 # %% ../nbs/03_crop.ipynb #c031
-def _place(c:int, n:int, size:int, margin:int, rng:np.random.Generator) -> int:
-    """Start of a `size` window in `[0, n - size]` holding coordinate `c` at least `margin` from its edges, uniform
+def _place(c:int, n:int, size:int, inset:int, rng:np.random.Generator) -> int:
+    """Start of a `size` window in `[0, n - size]` holding coordinate `c` at least `inset` from its edges, uniform
     where possible"""
-    lo, hi = max(c + margin - size + 1, 0), min(c - margin, n - size)
+    lo, hi = max(c + inset - size + 1, 0), min(c - inset, n - size)
     return int(rng.integers(lo, hi + 1)) if lo <= hi else int(np.clip(c - size // 2, 0, n - size))
 
 # %% ../nbs/03_crop.ipynb #c032
@@ -142,18 +142,20 @@ class RareClassCrop:
     "Random crop around a pixel of a class drawn by `class_probs`; a uniform random crop when that class is absent"
     def __init__(self, size:int|tuple[int, int], # crop side, or `(height, width)`
                  class_probs, # probability per class index, or `{class: p}`
-                 margin:int|None=None, # the drawn pixel lies at least this far inside the crop; default side // 4
-                 seed:int|np.random.Generator|None=None): # seed or generator of all random draws
+                 inset:int|None=None, # the drawn pixel lies at least this far inside the crop; default side // 4
+                 seed:int|np.random.Generator|None=None, # seed or generator of all random draws
+                 margin:int|None=None): # deprecated: `inset`
         self.h, self.w = (size, size) if np.isscalar(size) else tuple(size)
         if min(self.h, self.w) < 1: raise ValueError(f"size must be >= 1, got {size}")
         self.classes, self.p = _class_probs(class_probs)
-        self.margin = min(self.h, self.w) // 4 if margin is None else int(margin)
-        if not 0 <= self.margin <= (min(self.h, self.w) - 1) // 2:
-            raise ValueError(f"margin must be in [0, {(min(self.h, self.w) - 1) // 2}], got {margin}")
+        inset = renamed(inset, margin, 'inset', 'margin', 'RareClassCrop')
+        self.inset = min(self.h, self.w) // 4 if inset is None else int(inset)
+        if not 0 <= self.inset <= (min(self.h, self.w) - 1) // 2:
+            raise ValueError(f"inset must be in [0, {(min(self.h, self.w) - 1) // 2}], got {inset}")
         self.rng = np.random.default_rng(seed)
     def __repr__(self):
         return (f"RareClassCrop(size=({self.h}, {self.w}), classes={self.classes.tolist()}, "
-                f"p={np.round(self.p, 3).tolist()}, margin={self.margin})")
+                f"p={np.round(self.p, 3).tolist()}, inset={self.inset})")
 
 # %% ../nbs/03_crop.ipynb #c033
 @patch
@@ -169,7 +171,7 @@ def __call__(self:RareClassCrop, image:np.ndarray|None=None, mask:np.ndarray|Non
     where = np.flatnonzero(mask.reshape(-1) == c)
     if len(where):
         py, px = divmod(int(where[self.rng.integers(len(where))]), W)
-        y, x = _place(py, H, self.h, self.margin, self.rng), _place(px, W, self.w, self.margin, self.rng)
+        y, x = _place(py, H, self.h, self.inset, self.rng), _place(px, W, self.w, self.inset, self.rng)
     else: c, y, x = None, int(self.rng.integers(H - self.h + 1)), int(self.rng.integers(W - self.w + 1))
     out = {'mask': mask[y:y + self.h, x:x + self.w].copy(), 'window': (y, x, self.h, self.w), 'class': c}
     if image is not None: out['image'] = image[y:y + self.h, x:x + self.w].copy()

@@ -14,7 +14,7 @@ from fastai.callback.core import Callback
 from fastai.torch_core import num_distrib
 from .io import SceneSet
 from .crop import tile
-from .checks import positive_int, check_weights
+from .checks import positive_int, check_weights, renamed
 from .table import check_table, count_columns, table_counts, table_classes
 from .sample import WeightedSampler, ClassBalancedBatchSampler, patch_weights
 from .registry import Registry
@@ -25,7 +25,7 @@ import albumentations as A
 __all__ = ['AUG_FAMILIES', 'BandImage', 'PatchReader', 'valid_scene_ids', 'scene_splitter', 'HeldBack', 'window_overlaps',
            'holdback', 'scene_bands', 'band_percentiles', 'channel_stats', 'SamplerDL', 'sampler_dl',
            'SamplerEpochCallback', 'train_sampler', 'validation_table', 'PatchDataLoaders', 'train_augment',
-           'patch_dataloaders', 'batch_items']
+           'patch_dataloaders', 'set_norm_stats', 'batch_items']
 
 # %% ../nbs/06_data.ipynb #c005
 class _WindowGetter:
@@ -403,7 +403,7 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       seed:int=0, # split, shuffling and sampler seed
                       augment:bool=True, # random dihedral flips of training batches
                       num_workers:int=0,
-                      weights=None, # sampling weight per table row position, a Series on its index, or a scheme name
+                      sample_weights=None, # sampling weight per table row position, a Series on its index, or a scheme name
                       epoch_len:int|None=None, # training patches drawn per epoch; default: as many as there are
                       balance=None, # classes every training batch holds (see `sample.ClassBalancedBatchSampler`)
                       valid_table=None, # validation patches; None: a grid of the validation scenes (`validation_table`)
@@ -413,8 +413,11 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       rare_margin:int|None=None, # pixels read around a row for its rare-centred window; default size//2
                       band_range=None, # not 8-bit RGB: per-band `(lo, hi)`; default `band_percentiles` (1, 99)
                       rgb_bands=None, # bands shown as RGB (and changed by colour augmentation); default the first 3
+                      norm_stats=None, # per-band `(mean, std)` on the 0–1 scale (`models.encoder_norm_stats`); default the training scenes'
+                      weights=None, # deprecated: `sample_weights`
                       **kwargs) -> PatchDataLoaders:
-    "fastai `DataLoaders` reading each patch's window from `scenes`, the training split drawn by `weights`"
+    "fastai `DataLoaders` reading each patch's window from `scenes`, the training split drawn by `sample_weights`"
+    sample_weights = renamed(sample_weights, weights, 'sample_weights', 'weights', 'patch_dataloaders')
     bs = positive_int(bs, 'bs'); vs = valid_scene_ids(table, valid_scenes, valid_pct, seed)
     if vs[-1] >= len(scenes): raise ValueError(f"valid_scenes {vs} name scenes beyond the {len(scenes)} given")
     tr = np.flatnonzero(~table.scene.isin(vs).to_numpy())
@@ -422,7 +425,7 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
     if len(va) == 0: raise ValueError(f"the validation scenes {vs} give no validation patch")
     full = pd.concat([table, va], ignore_index=True); full.attrs = dict(table.attrs)
     items, n_tr = [*tr.tolist(), *range(len(table), len(full))], len(tr)
-    sampler = train_sampler(table, tr, bs, weights, epoch_len, balance, seed, max(1, num_distrib()))
+    sampler = train_sampler(table, tr, bs, sample_weights, epoch_len, balance, seed, max(1, num_distrib()))
     train_scenes, size = np.unique(table.scene.to_numpy()[tr]), int(table.h.iloc[0])
     (n_bands, pil), br = scene_bands(scenes), band_range
     if not pil and br is None:
@@ -431,7 +434,7 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
     if br is not None and not (br[1] > br[0]).all():
         raise ValueError(f"band_range needs hi > lo in every band, got {br}")
     rgb = list(range(min(3, n_bands))) if rgb_bands is None else [int(b) for b in rgb_bands]
-    mean, std = channel_stats(scenes, train_scenes, band_range=br)
+    mean, std = channel_stats(scenes, train_scenes, band_range=br) if norm_stats is None else _norm_stats(norm_stats, n_bands)
     rare = None if rare_probs is None else RareCentredWindow(size, rare_probs, seed=seed, codes=scenes.codes)
     reader = PatchReader(scenes, full, rare, size // 2 if rare_margin is None else rare_margin, tr, br, rgb)
     tfm = train_augment(aug, scenes, train_scenes, copy_paste, seed, None if n_bands == 3 else rgb)
@@ -449,6 +452,29 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
     dls.norm_stats, dls.patch_size, dls.reader = (mean.tolist(), std.tolist()), int(table.h.max()), reader
     dls.n_bands, dls.band_range, dls.rgb_bands = n_bands, None if br is None else tuple(v.tolist() for v in br), rgb
     dls.train.reader = reader
+    return dls
+
+# %% ../nbs/06_data.ipynb #c038n2
+def _norm_stats(stats, n_bands:int) -> tuple[np.ndarray, np.ndarray]:
+    "`(mean, std)` as float32 arrays of one value per band, checked"
+    try: mean, std = (np.asarray(v, np.float32).reshape(-1) for v in stats)
+    except (TypeError, ValueError): raise ValueError(f"norm_stats must be (mean, std), got {stats!r}") from None
+    if len(mean) != n_bands or len(std) != n_bands or not (std > 0).all() or not np.isfinite([*mean, *std]).all():
+        raise ValueError(f"norm_stats needs {n_bands} finite means and {n_bands} stds > 0, got {stats!r}")
+    return mean, std
+
+# %% ../nbs/06_data.ipynb #c038n3
+def set_norm_stats(dls, # from `patch_dataloaders`
+                   stats, # per-band `(mean, std)` on the 0–1 scale
+                  ):
+    "Make every loader of `dls` normalise with `stats` (in place) and record them in `dls.norm_stats`; `dls`"
+    mean, std = _norm_stats(stats, getattr(dls, 'n_bands', None) or len(stats[0]))
+    for dl in dls.loaders:
+        for f in dl.after_batch.fs:
+            if isinstance(f, Normalize):
+                f.mean = torch.as_tensor(mean, dtype=f.mean.dtype, device=f.mean.device).view(f.mean.shape)
+                f.std = torch.as_tensor(std, dtype=f.std.dtype, device=f.std.device).view(f.std.shape)
+    dls.norm_stats = (mean.tolist(), std.tolist())
     return dls
 
 # %% ../nbs/06_data.ipynb #c057

@@ -14,7 +14,7 @@ from .data import valid_scene_ids
 from .seginfo import SegInfo
 from .models import IMAGENET_STATS
 from .interpret import evaluate_scenes
-from .recipe import Recipe, RECIPE_KEYS, get_recipe, recipe_rare
+from .recipe import Recipe, RECIPE_KEYS, RECIPE_RENAMED, get_recipe, recipe_rare
 from .fit import scene_record, run_recipe
 from .choose import recommend
 
@@ -51,7 +51,7 @@ def load_data(data:dict) -> tuple:
 
 # %% ../nbs/11e_experiments.ipynb #art02
 ARTICLE_KEYS = ('pipeline', 'factor', 'lr', 'aug', 'encoder')
-CONFIG_KEYS = (*RECIPE_KEYS, 'recipe', *ARTICLE_KEYS) # what an ablation config of `run_one` may hold
+CONFIG_KEYS = (*RECIPE_KEYS, *RECIPE_RENAMED, 'recipe', *ARTICLE_KEYS) # what an ablation config of `run_one` may hold (old keys warn)
 
 class ArticleWindows(torch.utils.data.Dataset):
     "Training windows `(x, y)` as a plain PyTorch user reads them: image / 255, ImageNet statistics, albumentations"

@@ -12,8 +12,8 @@ from .checks import positive_int
 from .table import table_counts
 from .crop import tile, guided_select
 from .weights import presence_weights
-from .data import patch_dataloaders, HeldBack, window_overlaps, holdback as make_holdback
-from .models import AutocastCallback
+from .data import patch_dataloaders, HeldBack, window_overlaps, holdback as make_holdback, scene_bands
+from .models import AutocastCallback, encoder_norm_stats
 from .learner import seg_learner
 from .callbacks import HardExampleMining
 from .interpret import evaluate_scenes
@@ -196,11 +196,12 @@ def _recipe_dls(r:Recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes, hb:
     if r.guided and rare: keep = guided_select(keep, rare, neg_frac=0.2, seed=seed)
     tab = pd.concat([keep, table[table.scene.isin(valid_scenes)]]); tab.attrs = dict(table.attrs)
     epochs, epoch_len = _budget(len(keep), steps, bs, epoch_steps)
-    w = SAMPLE_WEIGHT_SCHEMES[r.weights] # presence weights need targets: ×3 per rare class a row holds (a per-row property)
+    w = SAMPLE_WEIGHT_SCHEMES[r.sample_weights] # presence weights need targets: ×3 per rare class a row holds (a per-row property)
     if w == 'presence': w = presence_weights(tab, rare, 3.) if rare else 'uniform'
     if w == 'presence_any': w = np.minimum(presence_weights(tab, rare, 3.), 3.) if rare else 'uniform' # the article's
     dls = patch_dataloaders(tab, scenes, bs=bs, valid_scenes=valid_scenes, seed=seed, num_workers=num_workers,
-                            weights=w, epoch_len=epoch_len, valid_table=_heldback_table(table, hb),
+                            sample_weights=w, epoch_len=epoch_len, valid_table=_heldback_table(table, hb),
+                            norm_stats=encoder_norm_stats(r.encoder, r.encoder_weights, scene_bands(scenes)[0]), # None: the data's
                             balance=rare[:max(1, bs // 2)] if r.balance and rare else None,
                             aug=r.aug, copy_paste=rare if r.copy_paste and rare else None,
                             rare_probs={c: 1. for c in rare} if r.rare_windows and rare else None)
@@ -213,7 +214,8 @@ def _recipe_learner(r:Recipe, dls, rare:list, counts:np.ndarray, ignore_index, c
     mkw = dict(context=r.context, aux=r.aux or None, **({} if r.attention else {'decoder_attention_type': None}))
     more = [*([HardExampleMining(rare or None)] if r.hem else []),
             *([AutocastCallback('bf16')] if r.precision == 'bf16' else []), *cbs]
-    return seg_learner(dls, r.arch, r.encoder, loss_func=loss, model_kwargs=mkw, cbs=more, watch=rare[:2] or None)
+    return seg_learner(dls, r.arch, r.encoder, loss_func=loss, encoder_weights=r.encoder_weights, model_kwargs=mkw, cbs=more,
+                       watch=rare[:2] or None)
 
 # %% ../nbs/11c_fit.ipynb #fh05
 def _run_cbs(learn, hb, scenes, rare, validate:bool, eval_every_epoch:bool, history, checkpoint, meta:dict,

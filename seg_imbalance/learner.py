@@ -9,9 +9,10 @@ import torch.nn as nn
 from fastai.learner import Learner
 from .losses import WeightedCrossEntropy
 from .table import table_counts, class_index, counted_classes
-from .models import seg_model, smp_splitter, AuxLoss, AuxOutputCallback
+from .models import seg_model, smp_splitter, AuxLoss, AuxOutputCallback, encoder_norm_stats
 from .metrics import MeanIoU, ClassIoU
-from .data import SamplerEpochCallback
+from .data import SamplerEpochCallback, set_norm_stats
+from .checks import renamed
 from .seginfo import SegInfo
 
 # %% auto #0
@@ -47,17 +48,24 @@ def seg_learner(dls, # from `data.patch_dataloaders` (carries `codes`, `ignore_i
                 loss_func=None, # default `losses.WeightedCrossEntropy` (unweighted); any loss gets the ignore index
                 watch:list|None=None, # classes (names or indices) whose IoU is logged; default the two rarest
                 in_channels:int|None=None, # image bands; default the data's (`dls.n_bands`, else 3)
-                weights_path=None, # local encoder weights
+                encoder_weights=None, # None, a local weights file or SMP's name of one in the local cache; sets the normalisation
                 model_kwargs:dict|None=None, # passed to `models.seg_model`
                 cbs=None, # more callbacks; `data.SamplerEpochCallback` is always added
+                weights_path=None, # deprecated: `encoder_weights`
                 **kwargs) -> Learner:
     "A fastai `Learner` for semantic segmentation with per-class IoU metrics"
     codes, ign, bands = list(dls.codes), dls.ignore_index, getattr(dls, 'n_bands', None)
     if in_channels is None: in_channels = bands or 3
     if bands is not None and bands != in_channels:
         raise ValueError(f"in_channels={in_channels} but the data have {bands} bands")
-    n = len(codes)
-    model = seg_model(n, arch, encoder_name, in_channels=in_channels, weights_path=weights_path, **(model_kwargs or {}))
+    n, mkw = len(codes), dict(model_kwargs or {})
+    ew = renamed(encoder_weights, weights_path, 'encoder_weights', 'weights_path', 'seg_learner')
+    if mkw.get('encoder_weights') is not None: # the weights given through `model_kwargs`
+        if ew is not None: raise ValueError("seg_learner: give encoder_weights once, not also in model_kwargs")
+        ew = mkw.pop('encoder_weights')
+    model = seg_model(n, arch, encoder_name, in_channels=in_channels, encoder_weights=ew, **mkw)
+    stats = encoder_norm_stats(encoder_name, ew, in_channels) # the weights' statistics; None: the data's own
+    if stats is not None and hasattr(dls, 'norm_stats') and not np.allclose(dls.norm_stats, stats): set_norm_stats(dls, stats)
     loss_func = set_loss_ignore(WeightedCrossEntropy() if loss_func is None else loss_func, ign)
     aux = (model_kwargs or {}).get('aux')
     if aux and not isinstance(loss_func, AuxLoss): loss_func = AuxLoss(loss_func) # training returns (main, *aux)
@@ -66,6 +74,6 @@ def seg_learner(dls, # from `data.patch_dataloaders` (carries `codes`, `ignore_i
     cbs = [SamplerEpochCallback(), *([AuxOutputCallback()] if aux else []),
            *([] if cbs is None else [cbs] if not isinstance(cbs, (list, tuple)) else cbs)]
     learn = Learner(dls, model, loss_func=loss_func, metrics=metrics, splitter=smp_splitter, cbs=cbs, **kwargs)
-    ew = (model_kwargs or {}).get('encoder_weights') or (None if weights_path is None else str(weights_path))
-    learn.seg_info = SegInfo.from_dls(dls, in_channels=in_channels, encoder_weights=ew)
+    learn.seg_info = SegInfo.from_dls(dls, in_channels=in_channels, encoder_weights=None if ew is None else str(ew),
+                                      pretrained_bands=getattr(model, 'pretrained_bands', None))
     return learn

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 from torch import nn, Tensor
-from .checks import check_reduction
+from .checks import check_reduction, renamed
 from .pixel_losses import (  # re-exported: see `_all_` below
     batch_counts, DynamicWeights, SegLoss, weighted_cross_entropy, WeightedCrossEntropy, focal_loss, FocalLoss,
     ohem_cross_entropy, OHEMCrossEntropy)
@@ -203,12 +203,14 @@ class LovaszSoftmaxLoss(SegLoss):
 class ComboLoss(SegLoss):
     "Weighted sum of segmentation losses, e.g. Dice + focal; fastai-ready"
     def __init__(self, *losses:nn.Module, # the parts, each called as `loss(inp, targ)`
-                 weights:list[float]|None=None, # one weight per part (default all 1)
-                 reduction:str='mean'):
+                 loss_weights:list[float]|None=None, # one weight per part (default all 1)
+                 reduction:str='mean',
+                 weights:list[float]|None=None): # deprecated: `loss_weights`
         if not losses: raise ValueError("ComboLoss needs at least one loss")
-        weights = [1.] * len(losses) if weights is None else [float(w) for w in weights]
-        if len(weights) != len(losses): raise ValueError(f"got {len(weights)} weights for {len(losses)} losses")
-        super().__init__(); self.losses, self.weights = nn.ModuleList(losses), weights
+        lw = renamed(loss_weights, weights, 'loss_weights', 'weights', 'ComboLoss')
+        lw = [1.] * len(losses) if lw is None else [float(w) for w in lw]
+        if len(lw) != len(losses): raise ValueError(f"got {len(lw)} loss_weights for {len(losses)} losses")
+        super().__init__(); self.losses, self.loss_weights = nn.ModuleList(losses), lw
         self.reduction = reduction
     @SegLoss.reduction.setter
     def reduction(self, v:str):
@@ -227,4 +229,4 @@ class ComboLoss(SegLoss):
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         parts = [l(inp, targ) for l in self.losses]
         if self.reduction == 'none': parts = [p.reshape(len(inp), -1).mean(1) for p in parts]
-        return sum(w * p for w, p in zip(self.weights, parts))
+        return sum(w * p for w, p in zip(self.loss_weights, parts))

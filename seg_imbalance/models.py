@@ -14,6 +14,7 @@ from huggingface_hub import try_to_load_from_cache
 from segmentation_models_pytorch.encoders import encoders as smp_encoders
 from timm.models import adapt_input_conv
 from .registry import Registry
+from .checks import renamed
 
 # %% auto #0
 __all__ = ['ARCHS', 'IMAGENET_STATS', 'AUX_ARCHS', 'PRECISIONS', 'band_sources', 'adapt_first_conv', 'load_encoder_weights',
@@ -241,10 +242,10 @@ def seg_model(n_classes:int, # output channels (one logit per class)
               encoder_name:str='resnet18', # any SMP encoder, e.g. 'resnet34', 'efficientnet-b0', 'tu-regnety_002'
               in_channels:int=3, # image bands
               encoder_weights:str|Path|None=None, # None, a local file, or SMP's name ('imagenet') of a file in the local cache
-              weights_path:Path|str|None=None, # a local encoder weights file (the same as a path in `encoder_weights`)
               context:str|None=None, # None, or 'dilated': a `DilatedContext` on the deepest encoder feature
               dilations:tuple[int, ...]=(1, 2, 4, 8), # its dilation rates
               aux:int|list[int]|None=None, # auxiliary heads: a number of decoder stages next to the output, or indices
+              weights_path:Path|str|None=None, # deprecated: `encoder_weights`
               **kwargs) -> nn.Module:
     "An SMP segmentation model (scSE in U-Net decoders unless `decoder_attention_type` says otherwise); never downloads"
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {list(ARCHS)}")
@@ -252,8 +253,8 @@ def seg_model(n_classes:int, # output channels (one logit per class)
     if context not in (None, 'dilated'): raise ValueError(f"context must be None or 'dilated', got {context!r}")
     if aux and arch not in AUX_ARCHS: raise ValueError(f"no aux heads for arch {arch!r}: use one of {AUX_ARCHS}")
     if aux and kwargs.get('aux_params'): raise ValueError("aux heads and SMP's aux_params cannot be combined")
-    if encoder_weights is not None and weights_path is not None: raise ValueError("give encoder_weights or weights_path, not both")
-    path = resolve_encoder_weights(weights_path if encoder_weights is None else encoder_weights, encoder_name)
+    encoder_weights = renamed(encoder_weights, weights_path, 'encoder_weights', 'weights_path', 'seg_model')
+    path = resolve_encoder_weights(encoder_weights, encoder_name)
     if arch in ('Unet', 'UnetPlusPlus'): kwargs.setdefault('decoder_attention_type', 'scse')
     model = getattr(smp, ARCHS[arch])(encoder_name=encoder_name, encoder_weights=None, in_channels=in_channels,
                                classes=n_classes, **kwargs)

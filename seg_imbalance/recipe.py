@@ -4,7 +4,7 @@
 
 # %% ../nbs/11a_recipe.ipynb #ra03
 from __future__ import annotations
-import math, dataclasses, functools
+import math, dataclasses, functools, warnings
 try: import tomllib
 except ModuleNotFoundError: import tomli as tomllib # Python 3.10: the backport, a dependency there
 from dataclasses import dataclass, field, fields, replace
@@ -17,11 +17,12 @@ from .weights import PATCH_SCHEMES
 from .data import AUG_FAMILIES
 from .pixel_losses import WeightedCrossEntropy, FocalLoss, OHEMCrossEntropy
 from .losses import DiceLoss, TverskyLoss, FocalTverskyLoss, LovaszSoftmaxLoss, ComboLoss
-from .models import AuxLoss, ARCHS
+from .models import AuxLoss, ARCHS, resolve_encoder_weights
 
 # %% auto #0
-__all__ = ['LOSS_REGISTRY', 'LOSSES', 'CLASS_WEIGHT_SCHEMES', 'SAMPLE_WEIGHT_SCHEMES', 'RECIPE_KEYS', 'RECIPE_CHOICES', 'RECIPES',
-           'Recipe', 'check_recipe', 'recipe_help', 'get_recipe', 'recipe_rare', 'recipe_loss']
+__all__ = ['LOSS_REGISTRY', 'LOSSES', 'CLASS_WEIGHT_SCHEMES', 'SAMPLE_WEIGHT_SCHEMES', 'RECIPE_KEYS', 'RECIPE_RENAMED',
+           'RECIPE_CHOICES', 'RECIPES', 'Recipe', 'check_recipe', 'recipe_help', 'get_recipe', 'recipe_rare',
+           'recipe_loss']
 
 # %% ../nbs/11a_recipe.ipynb #ra06
 LOSS_REGISTRY = Registry('loss') # name -> f(recipe, class_weights, ignore_index) -> loss
@@ -77,7 +78,7 @@ class Recipe:
     gamma:float = 2. # focal exponent (focal, dice_focal)
     alpha:float = 0.3 # Tversky weight of false positives
     beta:float = 0.7 # Tversky weight of false negatives
-    weights:str|None = None # a name of `SAMPLE_WEIGHT_SCHEMES`; None: uniform
+    sample_weights:str|None = None # a name of `SAMPLE_WEIGHT_SCHEMES`: patch sampling weights; None: uniform
     balance:bool = False # every batch holds a patch of each rare class (up to bs // 2 of them)
     hem:bool = False # hard-example mining on the rare classes
     aug:str|None = None # a name of `AUG_FAMILIES` ('default': `augment.default_aug`)
@@ -86,6 +87,7 @@ class Recipe:
     guided:bool = False # keep training patches holding a rare class (+ 20 % others)
     arch:str = 'Unet' # a name of `ARCHS`
     encoder:str = 'resnet18'
+    encoder_weights:str|None = None # None, a local weights file, or SMP's name ('imagenet') of one in the local cache
     attention:bool = True # scSE in U-Net decoders
     context:str|None = None # 'dilated': a dilated-convolution context block at the bottleneck
     aux:int = 0 # auxiliary heads on this many decoder stages
@@ -97,9 +99,15 @@ class Recipe:
     reasons:tuple = () # why (`recommend`)
 
 RECIPE_KEYS = tuple(f.name for f in fields(Recipe))
+RECIPE_RENAMED = {'weights': 'sample_weights'} # old key -> new key, accepted with a `DeprecationWarning` for one release
+
+def _old_weights(self): # `Recipe.weights`, the old name of `sample_weights`
+    warnings.warn("Recipe.weights is deprecated, use Recipe.sample_weights", DeprecationWarning, stacklevel=2)
+    return self.sample_weights
+Recipe.weights = property(_old_weights)
 
 # %% ../nbs/11a_recipe.ipynb #ra10
-RECIPE_CHOICES = dict(loss=LOSS_REGISTRY, class_weights=CLASS_WEIGHT_SCHEMES, weights=SAMPLE_WEIGHT_SCHEMES,
+RECIPE_CHOICES = dict(loss=LOSS_REGISTRY, class_weights=CLASS_WEIGHT_SCHEMES, sample_weights=SAMPLE_WEIGHT_SCHEMES,
                       aug=AUG_FAMILIES, arch=ARCHS) # the registries of a recipe's choices
 _CHOICES = dict(**RECIPE_CHOICES, context=(None, 'dilated'), precision=('fp32', 'bf16'))
 
@@ -119,6 +127,10 @@ def check_recipe(r:Recipe) -> Recipe:
     if isinstance(r.aux, bool) or not isinstance(r.aux, int) or r.aux < 0:
         raise ValueError(f"recipe {r.name!r}: aux must be an integer >= 0, got {r.aux!r}")
     if not all(isinstance(c, str) for c in r.rare): raise ValueError(f"recipe {r.name!r}: rare must be class names")
+    if r.encoder_weights is not None:
+        if not isinstance(r.encoder_weights, (str, Path)): raise ValueError(f"recipe {r.name!r}: encoder_weights must be a name or a path")
+        try: resolve_encoder_weights(r.encoder_weights, r.encoder) # the file is here (never downloaded), or where to put it
+        except ValueError as e: raise ValueError(f"recipe {r.name!r}: {e}") from None
     return r
 
 # %% ../nbs/11a_recipe.ipynb #ra11
@@ -129,7 +141,7 @@ def recipe_help() -> str:
 # %% ../nbs/11a_recipe.ipynb #c008
 RECIPES = {
     'baseline': Recipe('baseline', reasons=('plain cross-entropy, uniform sampling: the reference',)),
-    'long-tail': Recipe('long-tail', loss='wce', class_weights='batch', weights='repeat_factor',
+    'long-tail': Recipe('long-tail', loss='wce', class_weights='batch', sample_weights='repeat_factor',
                         reasons=('weighted cross-entropy with weights from each batch (dynamic class weights)',
                                  'repeat-factor oversampling of patches holding rare classes')),
     'sparse-small-targets': Recipe('sparse-small-targets', loss='focal', copy_paste=True, context='dilated',
@@ -151,6 +163,11 @@ def get_recipe(recipe:str|dict|Recipe='baseline', # a name of `RECIPES`, a TOML 
         base = overrides.pop('base')
         if base not in RECIPES: raise ValueError(f"base {base!r} is not one of {list(RECIPES)}")
         r = RECIPES[base]
+    for old in set(overrides) & set(RECIPE_RENAMED):
+        new = RECIPE_RENAMED[old]
+        if new in overrides: raise ValueError(f"recipe key {old!r} is the old name of {new!r}: give one of them")
+        warnings.warn(f"recipe key {old!r} is deprecated, use {new!r}", DeprecationWarning, stacklevel=2)
+        overrides[new] = overrides.pop(old)
     bad = [k for k in overrides if k not in RECIPE_KEYS]
     if bad: raise ValueError(f"unknown recipe key {bad[0]!r}: the keys are {', '.join(RECIPE_KEYS)}")
     overrides = {k: tuple(v) if k in ('rare', 'reasons') else v for k, v in overrides.items()}

@@ -41,6 +41,7 @@ class SegInfo:
     recipe:dict|None = None # the training recipe
     calibration:list|None = None # an additive logit bias per class
     encoder_weights:str|None = None # pretrained encoder weights the model started from
+    pretrained_bands:list|None = None # for each input band, the pretrained first-conv channels it took (`models.band_sources`)
     version:str = seg_imbalance.__version__ # the library version that trained the model
     def __post_init__(self): _check(self)
     def __getitem__(self, k): return getattr(self, k) # old dict-style reads: `info['codes']`
@@ -61,7 +62,7 @@ def _check(s:SegInfo):
         raise ValueError(f"mean and std need one value per band each, got {s.mean} and {s.std}")
     if s.band_range is not None: s.band_range = [_floats(v, 'band_range') for v in s.band_range]
     s.calibration = _floats(s.calibration, 'calibration', n)
-    for k in ('rgb_bands', 'band_names', 'colors'):
+    for k in ('rgb_bands', 'band_names', 'colors', 'pretrained_bands'):
         if getattr(s, k) is not None: setattr(s, k, list(getattr(s, k)))
     if s.recipe is not None and not isinstance(s.recipe, dict): raise ValueError(f"recipe must be a dict, got {s.recipe!r}")
 

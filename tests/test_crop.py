@@ -165,7 +165,7 @@ def test_rare_crop_holds_the_drawn_pixel_with_margin(h, w, size, seed, data):
     mask[ys, xs] = 1
     margin = data.draw(st.integers(0, (size - 1) // 2))
     image = rng.integers(0, 255, (h, w, 3)).astype(np.uint8)
-    t = RareClassCrop(size, {1: 1.}, margin=margin, seed=seed)
+    t = RareClassCrop(size, {1: 1.}, inset=margin, seed=seed)
     r = t(image=image, mask=mask)
     y, x, hh, ww = r['window']
     assert r['class'] == 1 and (hh, ww) == (size, size)
@@ -203,7 +203,7 @@ def test_rare_crop_seeding_and_gray_images():
     (lambda: RareClassCrop(8, [0, 0]), 'not all zero'),
     (lambda: RareClassCrop(8, [1, -1]), '>= 0'),
     (lambda: RareClassCrop(8, {'car': 1.}), 'keys must be class indices'),
-    (lambda: RareClassCrop(8, [1], margin=4), 'margin must be in [0, 3]'),
+    (lambda: RareClassCrop(8, [1], inset=4), 'inset must be in [0, 3]'),
     (lambda: RareClassCrop(0, [1]), 'size must be >= 1'),
     (lambda: RareClassCrop(8, [1])(image=np.zeros((20, 20))), 'needs the mask'),
     (lambda: RareClassCrop(8, [1])(image=np.zeros((20, 21)), mask=np.zeros((20, 20), np.uint8)), 'image size (20, 21) and mask size (20, 20) differ'),
@@ -273,3 +273,9 @@ def test_axis_starts_exhaustive_small():
             for ov in (0, 0.1, 0.25, 0.5, 0.75, 0.9):
                 (s, *r), (s0, *r0) = window_starts(n, size, ov), _old_window_starts(n, size, ov)
                 np.testing.assert_array_equal(s, s0); assert r == r0
+
+
+def test_rare_crop_margin_is_a_deprecated_alias():
+    "`RareClassCrop(margin=)` still sets the inset for one release, with a `DeprecationWarning` naming `inset`"
+    with pytest.warns(DeprecationWarning, match='margin is deprecated, use inset'): t = RareClassCrop(8, [1], margin=3)
+    assert t.inset == 3

@@ -44,7 +44,7 @@ def test_validation_is_independent_of_the_training_selection():
 def test_sampler_statistics_come_from_training_rows_only():
     ss = synth_sceneset(6, 128, seed=2)
     t = tile(ss, 32)
-    dls = patch_dataloaders(t, ss, bs=4, valid_scenes=[4, 5], weights='rcs')
+    dls = patch_dataloaders(t, ss, bs=4, valid_scenes=[4, 5], sample_weights='rcs')
     tr = t[~t.scene.isin([4, 5])]
     np.testing.assert_allclose(dls.train.sampler.weights, patch_weights(tr, 'rcs'))
 
@@ -55,7 +55,7 @@ def test_seeds_do_not_collide():
 def test_sampler_epoch_is_the_training_epoch():
     ss = synth_sceneset(4, 128, seed=0)
     def drawn(peek):
-        dls = patch_dataloaders(tile(ss, 64), ss, bs=4, valid_scenes=[3], weights='rcs', seed=5)
+        dls = patch_dataloaders(tile(ss, 64), ss, bs=4, valid_scenes=[3], sample_weights='rcs', seed=5)
         for _ in range(peek): dls.one_batch()
         learn = seg_learner(dls, encoder_name='resnet18'); learn.recorder.silent = True
         seen = []

@@ -32,7 +32,7 @@ LOSSES = {
     'lovasz_img': lambda c: LovaszSoftmaxLoss(ignore_index=IGN, per_image=True, count_absent=True),
     'ohem': lambda c: OHEMCrossEntropy(min_kept=5, ignore_index=IGN),
     'ohem_share_w': lambda c: OHEMCrossEntropy(thresh=.5, min_kept=.3, weight='batch', ignore_index=IGN),
-    'combo': lambda c: ComboLoss(DiceLoss(ignore_index=IGN), FocalLoss(ignore_index=IGN), weights=[1., .5]),
+    'combo': lambda c: ComboLoss(DiceLoss(ignore_index=IGN), FocalLoss(ignore_index=IGN), loss_weights=[1., .5]),
 }
 REDUCTIONS = ('mean', 'sum', 'none')
 

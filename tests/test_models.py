@@ -188,7 +188,7 @@ def rgb_weights(tmp_path_factory):
 def test_rgb_weights_into_any_band_count(rgb_weights, bands):
     sd, f = rgb_weights
     torch.manual_seed(1)
-    m = seg_model(N_CLASSES, in_channels=bands, weights_path=f)
+    m = seg_model(N_CLASSES, in_channels=bands, encoder_weights=f)
     own, w3 = m.encoder.state_dict(), sd['conv1.weight']
     want = {1: w3.sum(1, keepdim=True),
             4: torch.cat([w3, w3[:, :1]], 1) * 3 / 4,                           # by hand: R G B R, × 3/4
@@ -215,7 +215,7 @@ def test_whole_model_checkpoint_and_safetensors(rgb_weights, tmp_path):
 def test_encoder_weights_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(models, 'try_to_load_from_cache', lambda *a, **k: None)   # whatever this machine's HF cache holds
     missing = tmp_path / 'nowhere' / 'enc.pth'
-    with pytest.raises(ValueError, match=f'{missing} does not exist'): seg_model(N_CLASSES, weights_path=missing)
+    with pytest.raises(ValueError, match=f'{missing} does not exist'): seg_model(N_CLASSES, encoder_weights=missing)
     with pytest.raises(ValueError, match=f'{missing} does not exist'): resolve_encoder_weights(str(missing), 'resnet18')
     with pytest.raises(ValueError, match='not on this machine') as e: resolve_encoder_weights('imagenet', 'resnet18', tmp_path)
     assert str(tmp_path / 'checkpoints' / 'resnet18.imagenet.safetensors') in str(e.value)
@@ -244,3 +244,12 @@ def test_encoder_norm_stats():
     assert encoder_norm_stats('resnet18', 'imagenet', 1)[1] == pytest.approx([(.229 + .224 + .225) / 3])
     assert encoder_norm_stats('efficientnet-b0', 'advprop', 2) == ([.5, .5], [.5, .5])
     with pytest.raises(ValueError, match='in_channels must be a positive int'): encoder_norm_stats('resnet18', 'imagenet', 0)
+
+
+def test_weights_path_is_a_deprecated_alias(rgb_weights):
+    "`seg_model(weights_path=)` still loads the weights for one release, with a `DeprecationWarning` naming `encoder_weights`"
+    sd, f = rgb_weights
+    with pytest.warns(DeprecationWarning, match='weights_path is deprecated, use encoder_weights'):
+        m = seg_model(N_CLASSES, weights_path=f)
+    torch.testing.assert_close(m.encoder.conv1.weight, sd['conv1.weight'])
+    with pytest.raises(ValueError, match='not both'): seg_model(N_CLASSES, encoder_weights=f, weights_path=f)

@@ -50,7 +50,7 @@ def _ran(d:dict) -> str:
     if not r: return ''
     parts = [r['loss'] + (f" with {r['class_weights']} class weights" if r.get('class_weights') else ''),
              *(['copy-paste'] if r.get('copy_paste') else []), *([f"{r['context']} context"] if r.get('context') else []),
-             *([f"{r['weights']} sampling"] if r.get('weights') else []), *(['class-balanced batches'] if r.get('balance') else [])]
+             *([f"{r.get('sample_weights') or r['weights']} sampling"] if r.get('sample_weights') or r.get('weights') else []), *(['class-balanced batches'] if r.get('balance') else [])]
     s, now = d['summary'], 'long-tail-balanced'
     got = (f": rare {_f(s.loc[now, 'rare_miou_mean'], s.loc[now, 'rare_miou_std'])}, mIoU "
            f"{_f(s.loc[now, 'miou_mean'], s.loc[now, 'miou_std'])}" if now in s.index else '')
