@@ -135,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
                    'checkpoints (default: about one pass over the training patches)')
     t.add_argument('--resume', action='store_true', help='go on from OUT/checkpoint.pth to the requested steps')
     t.add_argument('--log', choices=['tensorboard'], default=None, help='also log to TensorBoard (pip install tensorboard)')
+    t.add_argument('--no-calibration', action='store_true', help='do not fit per-class logit biases on the held-back '
+                   'part (by default they are fitted and stored with the model)')
     t.add_argument('--eval-every-epoch', action='store_true', help='score the held-back part on whole scenes after '
                    'every epoch (history.csv)')
     a = sub.add_parser('ablate', help='run recipes × seeds from a TOML file; resumable results file and summary')
@@ -217,7 +219,9 @@ def _write_train(learn, tab:pd.DataFrame, ss, r, valid:list, out:Path, **more) -
     "Write the learner, per-class table, history, confusion figure and summary of a `train` run; the summary"
     from fastai.torch_core import num_distrib
     from seg_imbalance.interpret import plot_confusion
-    learn.path = out; learn.export('model.pkl')
+    from seg_imbalance.predict import save_model
+    learn.path = out; learn.export('model.pkl') # a pickle: runs code when loaded, so also weights + JSON (no code)
+    save_model(learn, out/'model')
     tab.to_csv(out/'per_class.csv'); (out/'per_class.md').write_text(markdown_table(tab))
     learn.history.to_csv(out/'history.csv', index=False)
     plot_confusion(tab.attrs['cm'], ss.codes, ss.ignore_index).savefig(out/'confusion.png', dpi=80)
@@ -228,6 +232,22 @@ def _write_train(learn, tab:pd.DataFrame, ss, r, valid:list, out:Path, **more) -
     (out/'summary.json').write_text(json.dumps(summ, indent=1, default=str))
     return summ
 
+# %% ../nbs/13_cli.ipynb #c018c
+def _calibrate(learn, ss, hb, out:Path, quiet:bool) -> pd.DataFrame:
+    "Fit per-class logit biases on the held-back part; write `calibration.csv` (bias, IoU/precision/recall before/after)"
+    from seg_imbalance.fit import calibrate_heldback
+    cal = calibrate_heldback(learn, ss, hb, progress=not quiet)
+    cal.to_csv(out/'calibration.csv')
+    cal.attrs['summary'] = {'miou_before': float(cal.attrs['mIoU before']),
+                            'miou_after': float(cal.attrs['mIoU after']),
+                            'biases': [float(b) for b in learn.seg_info.calibration or []]}
+    return cal
+
+def _train_warnings(tab:pd.DataFrame, rare) -> list[str]:
+    "Over-correction lines of a `train` run (`calibrate.overcorrection`): precision and recall more than 2x apart"
+    from seg_imbalance.calibrate import overcorrection
+    return overcorrection(tab)
+
 # %% ../nbs/13_cli.ipynb #c018
 def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=None, epochs:int=5, bs:int=16,
               seed:int=0, valid_pct:float=0.2, out:str|Path='train_out', quiet:bool=False,
@@ -236,7 +256,8 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
               resume:bool=False, # go on from `out`/checkpoint.pth
               log:str|None=None, # 'tensorboard': fastai's TensorBoard events in `out`/tensorboard
               eval_every_epoch:bool=False, # score the held-back part after every epoch (history.csv)
-              encoder_weights:str|None=None) -> dict: # pretrained encoder weights (`Recipe.encoder_weights`); None: the recipe's
+              encoder_weights:str|None=None, # pretrained encoder weights (`Recipe.encoder_weights`); None: the recipe's
+              calibrate:bool=True) -> dict: # fit one logit bias per class on the held-back part (`calibrate`)
     "Train a recipe on a scene folder (or 'demo'), part of the training side held back; write the results into `out`"
     from seg_imbalance.stats import imbalance_report
     from seg_imbalance.recipe import get_recipe
@@ -264,8 +285,10 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     from fastai.torch_core import rank_distrib
     if rank_distrib() > 0: return {'report': rep, 'recipe': r, 'rank': rank_distrib()} # rank 0 measures and writes
     learn.remove_cbs(cbs)
+    cal = _calibrate(learn, ss, hb, out, quiet) if calibrate and hb is not None else None
     tab = evaluate_scenes(learn, ss, valid, progress=not quiet, rare=learn.rare or None)
     summ = _write_train(learn, tab, ss, r, valid, out, checkpoint='checkpoint.pth', resumed=resume, seed=seed,
+                        calibration=None if cal is None else cal.attrs['summary'], warnings=_train_warnings(tab, learn.rare),
                         **({'search': learn.search['reason'], 'search_steps': learn.search['steps']} if hasattr(learn, 'search') else {}))
     return {'report': rep, 'recipe': r, 'table': tab, 'summary': summ, 'out': out}
 
@@ -273,7 +296,8 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
 def _cmd_train(a) -> int:
     try: res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out,
                          holdback=a.holdback, checkpoint_every=a.checkpoint_every, resume=a.resume, log=a.log,
-                         eval_every_epoch=a.eval_every_epoch, encoder_weights=a.encoder_weights)
+                         eval_every_epoch=a.eval_every_epoch, encoder_weights=a.encoder_weights,
+                         calibrate=not a.no_calibration)
     except ValueError as e: raise SystemExit(f"seg-imbalance train: {e}")
     if res.get('rank'): return 0 # another process of a distributed run: rank 0 reports
     print(f"Class imbalance of the training scenes: {res['report'].setting}")
@@ -288,6 +312,9 @@ def _cmd_train(a) -> int:
     print(f"\nWhole evaluation scenes ({s['n_valid_scenes']}), {s['steps']} steps:")
     print(res['table'].to_string(float_format=lambda v: f'{v:.3f}'))
     print(f"mIoU {s['mIoU']:.3f}" + (f" · rare-class mIoU {s['rare_miou']:.3f}" if 'rare_miou' in s else ''))
+    if s.get('calibration'): print(f"calibrated on the held-back part (calibration.csv): held-back mIoU "
+                                   f"{s['calibration']['miou_before']:.3f} → {s['calibration']['miou_after']:.3f}")
+    if s['warnings']: print("\nWARNING over-correction:\n" + '\n'.join(f"  {l}" for l in s['warnings']))
     print(f"written: {', '.join(sorted(p.name for p in res['out'].iterdir()))} in {res['out']}")
     return 0
 

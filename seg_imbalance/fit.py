@@ -17,6 +17,7 @@ from .models import AutocastCallback, encoder_norm_stats
 from .learner import seg_learner
 from .callbacks import HardExampleMining
 from .interpret import evaluate_scenes
+from .calibrate import calibrate_learner
 from .recipe import Recipe, RECIPES, CLASS_WEIGHT_SCHEMES, SAMPLE_WEIGHT_SCHEMES, get_recipe, recipe_rare, recipe_loss
 from fastai.callback.core import Callback, CancelValidException
 from fastai.callback.progress import ProgressCallback
@@ -24,8 +25,8 @@ from fastai.torch_core import rank_distrib
 from fastcore.basics import noop
 
 # %% auto #0
-__all__ = ['SkipValidation', 'HistoryCallback', 'CheckpointCallback', 'load_checkpoint', 'evaluate_heldback', 'distributed_fit',
-           'fit_recipe', 'scene_record', 'run_recipe']
+__all__ = ['SkipValidation', 'HistoryCallback', 'CheckpointCallback', 'load_checkpoint', 'heldback_scenes', 'evaluate_heldback',
+           'calibrate_heldback', 'distributed_fit', 'fit_recipe', 'scene_record', 'run_recipe']
 
 # %% ../nbs/11c_fit.ipynb #c020
 def _budget(n_train:int, steps:int, bs:int, per:int|None=None) -> tuple[int, int]:
@@ -129,6 +130,15 @@ def load_checkpoint(path, # a checkpoint written by `CheckpointCallback`
     return ck
 
 # %% ../nbs/11c_fit.ipynb #hb21
+def heldback_scenes(scenes:SceneSet, # the scenes `hb` indexes
+                    hb:HeldBack, # from `data.holdback`
+                   ) -> tuple[SceneSet, list[int]]:
+    "The held-back part as scenes to predict: `(scenes, hb.scenes)`, or its regions cut out as scenes of their own"
+    if hb.scenes: return scenes, list(hb.scenes)
+    crops = [Scene(scenes[s].read_image((y, x, h, w)), scenes[s].read_mask((y, x, h, w)), cache=False,
+                   name=f'{scenes[s].name}[{y}:{y + h}, {x}:{x + w}]') for s, y, x, h, w in hb.regions]
+    return SceneSet(crops, scenes.codes, scenes.ignore_index), list(range(len(crops)))
+
 def evaluate_heldback(learn, # a `Learner` (see `interpret.predict_scene`)
                       scenes:SceneSet, # the scenes `hb` indexes
                       hb:HeldBack, # from `data.holdback`
@@ -136,10 +146,13 @@ def evaluate_heldback(learn, # a `Learner` (see `interpret.predict_scene`)
                       **kwargs) -> pd.DataFrame: # more `evaluate_scenes` options (`overlap`, `tta`, ...)
     "Per-class scores on the held-back part (`interpret.evaluate_scenes`'s table): whole scenes or cropped regions"
     kwargs.setdefault('progress', False)
-    if hb.scenes: return evaluate_scenes(learn, scenes, hb.scenes, rare=rare, **kwargs)
-    crops = [Scene(scenes[s].read_image((y, x, h, w)), scenes[s].read_mask((y, x, h, w)), cache=False,
-                   name=f'{scenes[s].name}[{y}:{y + h}, {x}:{x + w}]') for s, y, x, h, w in hb.regions]
-    return evaluate_scenes(learn, SceneSet(crops, scenes.codes, scenes.ignore_index), rare=rare, **kwargs)
+    ss, idxs = heldback_scenes(scenes, hb)
+    return evaluate_scenes(learn, ss, idxs, rare=rare, **kwargs)
+
+def calibrate_heldback(learn, scenes:SceneSet, hb:HeldBack, **kwargs) -> pd.DataFrame:
+    "`calibrate.calibrate_learner` on the held-back part: biases stored in `learn.seg_info`; the before/after table"
+    ss, idxs = heldback_scenes(scenes, hb)
+    return calibrate_learner(learn, ss, idxs, **kwargs)
 
 # %% ../nbs/11c_fit.ipynb #dist22
 def _gloo_broadcast(self, t, rank):
