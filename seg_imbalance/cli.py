@@ -27,11 +27,11 @@ def run_demo(out:str|Path='demo_out', # output folder
              steps:int=300, seed:int=0, # optimiser steps of each run; seed of data, split and training
              n_scenes:int=12, scene_size:int=512, patch:int=64, bs:int=16,
              encoder:str='resnet18', quiet:bool=False) -> dict:
-    "Train the baseline and the recommended recipe on the demo scenes at one budget; write the comparison into `out`"
+    "Train the baseline and `train`'s default path (recommended recipe, calibrated on held-back scenes) side by side"
     from seg_imbalance.synth import synth_sceneset
     from seg_imbalance.crop import tile
     from seg_imbalance.stats import imbalance_report
-    from seg_imbalance.data import valid_scene_ids
+    from seg_imbalance.data import valid_scene_ids, holdback
     from seg_imbalance.recipe import get_recipe
     from seg_imbalance.choose import recommend
     from seg_imbalance.fit import run_recipe
@@ -39,15 +39,18 @@ def run_demo(out:str|Path='demo_out', # output folder
     out = Path(out); out.mkdir(parents=True, exist_ok=True); t0 = time.time()
     ss = synth_sceneset(n_scenes, scene_size, seed); table = tile(ss, patch)
     valid = valid_scene_ids(table, None, 0.2, seed)
-    train = table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
+    hb = holdback(table, valid, 0.15, seed) # both runs train on the same rows; only the toolkit's calibrates on the rest
+    train = table.iloc[hb.train]; train.attrs = dict(table.attrs)
     rec = recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs)
     runs = {n: run_recipe(get_recipe(r, encoder=encoder), ss, table, valid, rare=list(rec.rare), steps=steps, bs=bs,
-                          seed=seed, quiet=quiet) for n, r in (('baseline', 'baseline'), ('recommended', rec))}
+                          seed=seed, quiet=quiet, holdback=hb, calibrate=n == 'recommended')
+            for n, r in (('baseline', 'baseline'), ('recommended', rec))}
     comp = _comparison({n: r['record'] for n, r in runs.items()})
     summ = {n: {k: r['record'][k] for k in ('miou', 'rare_miou', 'steps', 'train_s')} for n,
             r in runs.items()}
     summ.update(rare=list(rec.rare), reasons=list(rec.reasons), recipe=runs['recommended']['record']['recipe'],
-                seed=seed, n_valid_scenes=len(valid), seconds=round(time.time() - t0, 1),
+                seed=seed, n_valid_scenes=len(valid), seconds=round(time.time() - t0, 1), holdback=hb.to_dict(),
+                calibration=runs['recommended']['record'].get('calibration'),
                 warnings=overcorrection(runs['recommended']['table'], runs['baseline']['table'],
                                         common=[c for c in runs['baseline']['table'].index if c not in rec.rare]))
     comp.to_csv(out/'comparison.csv'); (out/'comparison.md').write_text(markdown_table(comp))
