@@ -172,7 +172,7 @@ def score(learn, ss, valid, rare, size=None) -> dict:
 def environment() -> dict:
     "Commit, device and versions, read once when the process starts its first run (the code it imported)"
     import fastai, segmentation_models_pytorch as smp, albumentations
-    try: commit = subprocess.run(['git', '-C', str(REPO), 'rev-parse', '--short', 'HEAD'], capture_output=True,
+    try: commit = subprocess.run(['git', '-C', str(REPO), 'describe', '--always', '--dirty', '--abbrev=7'], capture_output=True,
                                  text=True).stdout.strip()
     except OSError: commit = None
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
