@@ -172,8 +172,10 @@ def score(learn, ss, valid, rare, size=None) -> dict:
 def environment() -> dict:
     "Commit, device and versions, read once when the process starts its first run (the code it imported)"
     import fastai, segmentation_models_pytorch as smp, albumentations
-    try: commit = subprocess.run(['git', '-C', str(REPO), 'describe', '--always', '--dirty', '--abbrev=7'], capture_output=True,
-                                 text=True).stdout.strip()
+    git = lambda *a: subprocess.run(['git', '-C', str(REPO), *a], capture_output=True, text=True).stdout.strip()
+    try: # '-dirty' when the library or this script differ from the commit (results files do not count)
+        commit = git('rev-parse', '--short', 'HEAD') + ('-dirty' if git('status', '--porcelain', '--untracked-files=no',
+                                                                      '--', 'seg_imbalance', 'benchmarks/parity.py') else '')
     except OSError: commit = None
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return {'commit': commit, 'device': dev, 'versions': {'torch': torch.__version__, 'fastai': fastai.__version__,
