@@ -10,7 +10,7 @@ from .io import SceneSet
 from .table import table_counts
 from .crop import tile, guided_select
 from .weights import presence_weights
-from .data import patch_dataloaders
+from .data import patch_dataloaders, default_aug_family
 from .models import AutocastCallback
 from .learner import seg_learner
 from .callbacks import HardExampleMining
@@ -60,6 +60,7 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
     from fastai.torch_core import set_seed, num_distrib
     if num_distrib() > 1 and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     r = get_recipe(recipe); set_seed(seed, reproducible=True)
+    if r.aug is None: r = dataclasses.replace(r, aug=default_aug_family(scenes)) # per imagery
     tr = np.flatnonzero(~table.scene.isin(valid_scenes).to_numpy())
     rare = recipe_rare(r, table, tr)
     if r.guided and rare:
