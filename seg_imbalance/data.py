@@ -24,7 +24,7 @@ import albumentations as A
 # %% auto #0
 __all__ = ['AUG_FAMILIES', 'BandImage', 'PatchReader', 'valid_scene_ids', 'scene_splitter', 'scene_bands', 'band_percentiles',
            'channel_stats', 'SamplerDL', 'sampler_dl', 'SamplerEpochCallback', 'train_sampler', 'validation_table',
-           'PatchDataLoaders', 'overhead', 'default_aug_family', 'train_augment', 'patch_dataloaders', 'batch_items']
+           'PatchDataLoaders', 'is_overhead', 'default_aug_family', 'train_augment', 'patch_dataloaders', 'batch_items']
 
 # %% ../nbs/06_data.ipynb #c005
 class _WindowGetter:
@@ -303,7 +303,7 @@ def _dihedral(aug, tfm) -> bool:
     return tfm is None if d == 'auto' else d
 
 # %% ../nbs/06_data.ipynb #pa02
-def overhead(scenes) -> bool:
+def is_overhead(scenes) -> bool:
     "Whether `scenes` look straight down (aerial, satellite): their `overhead` attribute, else whether they are GeoTIFFs"
     flag = getattr(scenes, 'overhead', None)
     return bool(flag) if flag is not None else any(getattr(s, 'reads_windows', False) for s in scenes)
@@ -312,7 +312,7 @@ def overhead(scenes) -> bool:
 def default_aug_family(scenes, # the scenes a recipe trains on
                       ) -> str:
     "The augmentation family of a recipe that names none: `'dihedral'` for overhead imagery, `'hflip'` for camera frames"
-    return 'dihedral' if overhead(scenes) else 'hflip'
+    return 'dihedral' if is_overhead(scenes) else 'hflip'
 
 # %% ../nbs/06_data.ipynb #c034
 def train_augment(aug, # a name of `AUG_FAMILIES` (None: no item transform), an albumentations pipeline or transform
