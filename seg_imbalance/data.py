@@ -24,8 +24,8 @@ import albumentations as A
 # %% auto #0
 __all__ = ['AUG_FAMILIES', 'BandImage', 'PatchReader', 'valid_scene_ids', 'scene_splitter', 'HeldBack', 'window_overlaps',
            'holdback', 'scene_bands', 'band_percentiles', 'channel_stats', 'SamplerDL', 'sampler_dl',
-           'SamplerEpochCallback', 'train_sampler', 'validation_table', 'PatchDataLoaders', 'train_augment',
-           'patch_dataloaders', 'set_norm_stats', 'batch_items']
+           'SamplerEpochCallback', 'train_sampler', 'validation_table', 'PatchDataLoaders', 'is_overhead',
+           'default_aug_family', 'train_augment', 'patch_dataloaders', 'set_norm_stats', 'batch_items']
 
 # %% ../nbs/06_data.ipynb #c005
 class _WindowGetter:
@@ -369,6 +369,18 @@ def _dihedral(aug, tfm) -> bool:
     "Whether training batches get fastai's `Dihedral`: the family says so, or (default) no item transform runs"
     d = AUG_FAMILIES[aug][1] if aug is None or isinstance(aug, str) else False
     return tfm is None if d == 'auto' else d
+
+# %% ../nbs/06_data.ipynb #pa02
+def is_overhead(scenes) -> bool:
+    "Whether `scenes` look straight down (aerial, satellite): their `overhead` attribute, else whether they are GeoTIFFs"
+    flag = getattr(scenes, 'overhead', None)
+    return bool(flag) if flag is not None else any(getattr(s, 'reads_windows', False) for s in scenes)
+
+# %% ../nbs/06_data.ipynb #pa03
+def default_aug_family(scenes, # the scenes a recipe trains on
+                      ) -> str:
+    "The augmentation family of a recipe that names none: `'dihedral'` for overhead imagery, `'hflip'` for camera frames"
+    return 'dihedral' if is_overhead(scenes) else 'hflip'
 
 # %% ../nbs/06_data.ipynb #c034
 def train_augment(aug, # a name of `AUG_FAMILIES` (None: no item transform), an albumentations pipeline or transform

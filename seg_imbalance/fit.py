@@ -12,7 +12,7 @@ from .checks import positive_int
 from .table import table_counts
 from .crop import tile, guided_select
 from .weights import presence_weights
-from .data import patch_dataloaders, HeldBack, window_overlaps, holdback as make_holdback, scene_bands
+from .data import patch_dataloaders, HeldBack, window_overlaps, holdback as make_holdback, scene_bands, default_aug_family
 from .models import AutocastCallback, encoder_norm_stats
 from .learner import seg_learner
 from .callbacks import HardExampleMining
@@ -265,6 +265,7 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
     if num_distrib() > 1 and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     steps, bs = positive_int(steps, 'steps'), positive_int(bs, 'bs')
     r = get_recipe(recipe); set_seed(seed, reproducible=True)
+    if r.aug is None: r = dataclasses.replace(r, aug=default_aug_family(scenes)) # per imagery (`data.default_aug_family`)
     hb = _resolve_holdback(holdback, table, valid_scenes, seed, int(table.h.max()) // 2 if r.rare_windows else 0)
     dls, rare, counts, epochs = _recipe_dls(r, scenes, table, valid_scenes, hb, bs, seed, num_workers, steps, epoch_steps)
     meta = {'recipe': dataclasses.asdict(r), 'seed': seed, 'steps': steps, 'bs': bs, 'epochs': epochs,

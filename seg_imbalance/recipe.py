@@ -81,7 +81,7 @@ class Recipe:
     sample_weights:str|None = None # a name of `SAMPLE_WEIGHT_SCHEMES`: patch sampling weights; None: uniform
     balance:bool = False # every batch holds a patch of each rare class (up to bs // 2 of them)
     hem:bool = False # hard-example mining on the rare classes
-    aug:str|None = None # a name of `AUG_FAMILIES` ('default': `augment.default_aug`)
+    aug:str|None = None # a name of `AUG_FAMILIES`; None: the imagery's (`data.default_aug_family`)
     copy_paste:bool = False # paste objects of the rare classes from the training scenes
     rare_windows:bool = False # rare-centred training windows
     guided:bool = False # keep training patches holding a rare class (+ 20 % others)

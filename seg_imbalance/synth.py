@@ -151,7 +151,9 @@ SYNTH_COLORS = ('#a08c6e', '#3c8c3c', '#2850a0', '#c83c32', '#909090', '#ffd700'
 
 # %% ../nbs/01_synth.ipynb #c024
 def synth_sceneset(n:int=8, size:int=512, seed:int=0, density:float=1.) -> SceneSet:
-    "`n` procedural demo scenes (see `make_scenes`) as a validated `SceneSet`"
+    "`n` procedural demo scenes (see `make_scenes`) as a validated `SceneSet`, marked `overhead` (aerial views)"
     pairs = make_scenes(n, size, seed, density)
-    return scenes_from_arrays([p[0] for p in pairs], [p[1] for p in pairs], SYNTH_CODES,
-                              names=[f'synth_{seed + i:04d}' for i in range(n)], colors=SYNTH_COLORS)
+    ss = scenes_from_arrays([p[0] for p in pairs], [p[1] for p in pairs], SYNTH_CODES,
+                            names=[f'synth_{seed + i:04d}' for i in range(n)], colors=SYNTH_COLORS)
+    ss.overhead = True
+    return ss
