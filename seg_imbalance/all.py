@@ -19,6 +19,7 @@ from .weights import *
 from .sample import *
 from .copy_paste import *
 from .augment import *
+from .split import *
 from .data import *
 from .pixel_losses import *
 from .losses import *
@@ -39,5 +40,5 @@ from .predict import *
 from .cli import *
 
 # %% ../nbs/99_all.ipynb #c004
-_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'windows', 'stats', 'crop', 'weights', 'sample', 'copy_paste', 'augment', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'stitch', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'results', 'ablate', 'predict', 'cli')
+_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'windows', 'stats', 'crop', 'weights', 'sample', 'copy_paste', 'augment', 'split', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'stitch', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'results', 'ablate', 'predict', 'cli')
 __all__ = list(dict.fromkeys(n for m in _MODULES for n in importlib.import_module(f'seg_imbalance.{m}').__all__))

@@ -5,7 +5,7 @@
 # %% ../nbs/06_data.ipynb #c003
 from __future__ import annotations
 import numpy as np, pandas as pd
-import math, dataclasses
+import math
 import torch
 from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, TransformBlock, PILImage, PILMask, TensorImage,
                                Normalize,
@@ -18,14 +18,16 @@ from .checks import positive_int, check_weights, renamed
 from .table import check_table, count_columns, table_counts, table_classes
 from .sample import WeightedSampler, ClassBalancedBatchSampler, patch_weights
 from .registry import Registry
+from .split import valid_scene_ids, scene_splitter, HeldBack, window_overlaps, holdback
 from .augment import AlbumentationsTransform, RareCentredWindow, ObjectBank, CopyPaste, default_aug
 import albumentations as A
+_all_ = ['valid_scene_ids', 'scene_splitter', 'HeldBack', 'window_overlaps', 'holdback'] # re-exported: their home is `split`
 
 # %% auto #0
-__all__ = ['AUG_FAMILIES', 'BandImage', 'PatchReader', 'valid_scene_ids', 'scene_splitter', 'HeldBack', 'window_overlaps',
-           'holdback', 'scene_bands', 'band_percentiles', 'channel_stats', 'SamplerDL', 'sampler_dl',
-           'SamplerEpochCallback', 'train_sampler', 'validation_table', 'PatchDataLoaders', 'is_overhead',
-           'default_aug_family', 'train_augment', 'patch_dataloaders', 'set_norm_stats', 'batch_items']
+__all__ = ['AUG_FAMILIES', 'BandImage', 'PatchReader', 'scene_bands', 'band_percentiles', 'channel_stats', 'SamplerDL',
+           'sampler_dl', 'SamplerEpochCallback', 'train_sampler', 'validation_table', 'PatchDataLoaders', 'is_overhead',
+           'default_aug_family', 'train_augment', 'patch_dataloaders', 'set_norm_stats', 'batch_items',
+           'valid_scene_ids', 'scene_splitter', 'HeldBack', 'window_overlaps', 'holdback']
 
 # %% ../nbs/06_data.ipynb #c005
 class _WindowGetter:
@@ -85,97 +87,6 @@ class PatchReader:
     def get_x(self): return _WindowGetter(self, 'image')
     @property
     def get_y(self): return _WindowGetter(self, 'mask')
-
-# %% ../nbs/06_data.ipynb #c012
-def valid_scene_ids(table:pd.DataFrame, # the patch table
-                    valid_scenes:list[int]|None=None, # scene indices for validation
-                    valid_pct:float=0.2, # else this share of the table's scenes, drawn with `seed`
-                    seed:int=0) -> list[int]:
-    "The scenes that go to validation: `valid_scenes`, or `valid_pct` of the table's scenes drawn with `seed`"
-    scenes = np.unique(table.scene.to_numpy())
-    if valid_scenes is None:
-        n_valid = max(1, int(round(valid_pct * len(scenes))))
-        if n_valid >= len(scenes):
-            raise ValueError(f"cannot split {len(scenes)} scene(s) into train and validation by scene")
-        valid_scenes = np.random.default_rng(seed).choice(scenes, n_valid, replace=False)
-    given = [int(s) for s in np.asarray(valid_scenes).reshape(-1)]
-    valid_scenes = sorted(set(given))
-    if len(valid_scenes) != len(given) or any(s < 0 for s in given):
-        raise ValueError(f"valid_scenes must be distinct scene positions >= 0, got {given}")
-    is_valid = table.scene.isin(valid_scenes).to_numpy()
-    if is_valid.all(): raise ValueError(f"valid_scenes {valid_scenes} leave no training patches")
-    return valid_scenes
-
-def scene_splitter(table:pd.DataFrame, valid_scenes:list[int]|None=None, valid_pct:float=0.2, seed:int=0):
-    "A fastai splitter sending the table rows of whole scenes (see `valid_scene_ids`) to validation"
-    is_valid = table.scene.isin(valid_scene_ids(table, valid_scenes, valid_pct, seed)).to_numpy()
-    if not is_valid.any(): raise ValueError(f"valid_scenes {valid_scenes} leave no validation patches")
-    def _inner(items): return np.flatnonzero(~is_valid).tolist(), np.flatnonzero(is_valid).tolist()
-    return _inner
-
-# %% ../nbs/06_data.ipynb #hb01
-@dataclasses.dataclass
-class HeldBack:
-    "The held-back part of the training side: whole scenes, or held-back regions of the training scenes"
-    scenes:list # held-back whole scenes (scene level)
-    regions:list # held-back `(scene, y, x, h, w)` regions of training scenes (block level)
-    train:np.ndarray # positions of the table rows that train: off the evaluation scenes and every held-back part
-    frac:float=0.15; seed:int=0; margin:int=0
-    @property
-    def level(self) -> str: return 'scene' if self.scenes else 'block'
-    def to_dict(self) -> dict:
-        "What was held back, for a run's summary"
-        return {'level': self.level, 'scenes': [int(s) for s in self.scenes], 'frac': self.frac, 'seed': self.seed,
-                'regions': [dict(zip(('scene', 'y', 'x', 'h', 'w'), map(int, r))) for r in self.regions],
-                'n_train_rows': len(self.train)}
-
-# %% ../nbs/06_data.ipynb #hb02
-def window_overlaps(table:pd.DataFrame, # a patch table
-                    regions, # `(scene, y, x, h, w)` regions
-                    margin:int=0, # also count rows within this many pixels of a region
-                   ) -> np.ndarray:
-    "Whether each row's window (grown by `margin`) overlaps any of `regions`"
-    s, y, x, h, w = (table[k].to_numpy(np.int64) for k in ('scene', 'y', 'x', 'h', 'w'))
-    hit = np.zeros(len(table), bool)
-    for rs, ry, rx, rh, rw in regions:
-        hit |= ((s == rs) & (y < ry + rh + margin) & (y + h + margin > ry) & (x < rx + rw + margin)
-                & (x + w + margin > rx))
-    return hit
-
-# %% ../nbs/06_data.ipynb #hb03
-def _band(rows:pd.DataFrame, frac:float, rng:np.random.Generator) -> tuple|None:
-    "A band of one scene's rows: `frac` of its cells along its longer grid axis, on the patch grid; None if one cell"
-    size = int(max(rows.h.max(), rows.w.max()))
-    y0, x0, y1, x1 = int(rows.y.min()), int(rows.x.min()), int((rows.y + rows.h).max()), int((rows.x + rows.w).max())
-    ny, nx = (y1 - y0) // size, (x1 - x0) // size
-    if max(ny, nx) < 2: return None
-    n = ny if ny >= nx else nx
-    k = min(n - 1, max(1, int(round(frac * n))))
-    o = size * int(rng.integers(0, n - k + 1))
-    return (y0 + o, x0, k * size, x1 - x0) if ny >= nx else (y0, x0 + o, y1 - y0, k * size)
-
-# %% ../nbs/06_data.ipynb #hb04
-def holdback(table:pd.DataFrame, # the patch table (training and evaluation scenes)
-             valid_scenes:list[int], # the evaluation scenes: never held back, never trained on
-             frac:float=0.15, # share of the training side held back
-             seed:int=0,
-             block:bool|None=None, # True: a band of each training scene; False: whole scenes; None: by `min_scenes`
-             margin:int=0, # training rows within this many pixels of a held-back band leave training too
-             min_scenes:int=5, # whole scenes from this many training scenes on
-            ) -> HeldBack:
-    "Hold back `frac` of the training side: whole training scenes when there are enough, else a band of each"
-    if not 0 < frac < 1: raise ValueError(f"frac must be in (0, 1), got {frac}")
-    sc, rng = table.scene.to_numpy(), np.random.default_rng(seed)
-    train = np.setdiff1d(np.unique(sc), np.asarray(valid_scenes, np.int64))
-    block = len(train) < min_scenes if block is None else block
-    if not block and len(train) < 2: raise ValueError(f"cannot hold back whole scenes from {len(train)} training scene(s)")
-    held, regions = [], []
-    if block: regions = [(int(s), *b) for s in train if (b := _band(table[sc == s], frac, rng)) is not None]
-    else: held = sorted(int(s) for s in rng.choice(train, min(len(train) - 1, max(1, round(frac * len(train)))), replace=False))
-    if block and not regions: raise ValueError("no training scene is two patches long: nothing can be held back")
-    keep = ~np.isin(sc, [*valid_scenes, *held]) & ~window_overlaps(table, regions, margin)
-    if not keep.any(): raise ValueError(f"holding back {frac} of the training side leaves no training patch")
-    return HeldBack(held, regions, np.flatnonzero(keep), float(frac), int(seed), int(margin))
 
 # %% ../nbs/06_data.ipynb #c015
 def scene_bands(scenes:SceneSet) -> tuple[int, bool]:

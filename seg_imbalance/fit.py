@@ -12,7 +12,8 @@ from .checks import positive_int
 from .table import table_counts
 from .crop import tile, guided_select
 from .weights import presence_weights
-from .data import patch_dataloaders, HeldBack, window_overlaps, holdback as make_holdback, scene_bands, default_aug_family
+from .data import patch_dataloaders, scene_bands, default_aug_family
+from .split import HeldBack, window_overlaps, holdback as make_holdback
 from .models import AutocastCallback, encoder_norm_stats
 from .learner import seg_learner
 from .callbacks import HardExampleMining
@@ -131,7 +132,7 @@ def load_checkpoint(path, # a checkpoint written by `CheckpointCallback`
 
 # %% ../nbs/11c_fit.ipynb #hb21
 def heldback_scenes(scenes:SceneSet, # the scenes `hb` indexes
-                    hb:HeldBack, # from `data.holdback`
+                    hb:HeldBack, # from `split.holdback`
                    ) -> tuple[SceneSet, list[int]]:
     "The held-back part as scenes to predict: `(scenes, hb.scenes)`, or its regions cut out as scenes of their own"
     if hb.scenes: return scenes, list(hb.scenes)
@@ -141,7 +142,7 @@ def heldback_scenes(scenes:SceneSet, # the scenes `hb` indexes
 
 def evaluate_heldback(learn, # a `Learner` (see `interpret.predict_scene`)
                       scenes:SceneSet, # the scenes `hb` indexes
-                      hb:HeldBack, # from `data.holdback`
+                      hb:HeldBack, # from `split.holdback`
                       rare=None, # classes of `rare_miou`
                       **kwargs) -> pd.DataFrame: # more `evaluate_scenes` options (`overlap`, `tta`, ...)
     "Per-class scores on the held-back part (`interpret.evaluate_scenes`'s table): whole scenes or cropped regions"
@@ -253,7 +254,7 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
                bs:int=16, seed:int=0, num_workers:int=0,
                cbs=None, # more callbacks
                quiet:bool=False, # no progress bar or printed epochs
-               holdback=None, # None or 0: none; a share of the training side (`data.holdback`); or a `HeldBack`
+               holdback=None, # None or 0: none; a share of the training side (`split.holdback`); or a `HeldBack`
                validate:bool=False, # fastai's per-epoch pass over patches (held-back ones when holding back)
                eval_every_epoch:bool=False, # score the held-back part on whole scenes after each epoch (history)
                history=None, # CSV path of the per-epoch history
