@@ -105,7 +105,8 @@ def demo_seeds_section() -> list[str]:
     g = [r['rare_miou']['recommended'] - r['rare_miou']['baseline'] for r in recs]
     w = [r['worst_loss'] for r in recs]
     rows = [[r['seed'], r['steps_done']['recommended'], f"{r['rare_miou']['baseline']:.3f}", f"{r['rare_miou']['recommended']:.3f}",
-             f"{r['miou']['baseline']:.3f}", f"{r['miou']['recommended']:.3f}", f"{r['worst_loss']:+.3f}"] for r in recs]
+             f"{r['miou']['baseline']:.3f}", f"{r['miou']['recommended']:.3f}",
+             f"{r['worst_loss']:+.3f} ({min(r['iou_gain'], key=lambda c: r['iou_gain'][c] if r['iou_gain'][c] == r['iou_gain'][c] else 9)})"] for r in recs]
     met = np.mean(g) >= .15 and min(w) >= -.02
     return ['### The demo: a fix or a trade?', '',
             "`seg-imbalance demo` at its defaults (12 scenes of 512 px, 64 px patches, batch 16): the baseline against `train`'s "
