@@ -162,3 +162,20 @@ def peak_rss_mb() -> float:
             if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024
     except OSError: pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def clocks():
+    "Wall and process CPU seconds (all threads) now, as a numpy array (subtract two to time a span)"
+    import numpy as np
+    return np.array([time.perf_counter(), time.process_time()])
+
+def timed_module(m):
+    "`m` wrapped so that `.t` adds up the wall and CPU seconds spent in its forward"
+    import numpy as np
+    from torch import nn
+    class Timed(nn.Module):
+        def __init__(self, m): super().__init__(); self.m, self.t = m, np.zeros(2)
+        def forward(self, x):
+            t = clocks(); y = self.m(x); self.t += clocks() - t
+            return y
+    return Timed(m)

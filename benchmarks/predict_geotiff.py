@@ -27,6 +27,8 @@ os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 warnings.filterwarnings('ignore')
 from pathlib import Path
 import numpy as np
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import clocks, timed_module
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT/'nbs'/'results'/'predict_geotiff.json'
@@ -40,11 +42,6 @@ def rss_mb() -> float:
 def peak_mb() -> float:
     "RSS high-water mark of this process, MB"
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def clocks() -> np.ndarray:
-    "Wall and process CPU seconds now"
-    return np.array([time.perf_counter(), time.process_time()])
 
 
 def write_scene(path: str, h: int, w: int, rows: int = 512):
@@ -89,15 +86,9 @@ def child(a) -> dict:
     from seg_imbalance.predict import predict_geotiff, SegModel
     from seg_imbalance.interpret import window_starts
 
-    class Timed(nn.Module):
-        "The model, adding up the wall and CPU seconds spent in its forward"
-        def __init__(self, m): super().__init__(); self.m, self.t = m, np.zeros(2)
-        def forward(self, x):
-            t = clocks(); y = self.m(x); self.t += clocks() - t
-            return y
 
     m, info = make_model(a)
-    model = Timed(m)
+    model = timed_module(m)
     learn = SegModel(model, info)
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     (out/'warm').mkdir(exist_ok=True)

@@ -31,12 +31,8 @@ import argparse, json, os, subprocess, sys, time, warnings
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 warnings.filterwarnings('ignore')
 import numpy as np
-from _common import parser, run_info, write_results, print_table, rss_mb, peak_rss_mb
+from _common import parser, run_info, write_results, print_table, rss_mb, peak_rss_mb, clocks, timed_module
 
-
-def clocks() -> np.ndarray:
-    "Wall and process CPU seconds (all threads) now"
-    return np.array([time.perf_counter(), time.process_time()])
 
 
 def child(a) -> dict:
@@ -48,15 +44,9 @@ def child(a) -> dict:
     from seg_imbalance.synth import make_scene
     from seg_imbalance.interpret import predict_scene, window_starts
 
-    class Timed(nn.Module):
-        "The model, adding up the wall and CPU seconds spent in its forward"
-        def __init__(self, m): super().__init__(); self.m, self.t = m, np.zeros(2)
-        def forward(self, x):
-            t = clocks(); y = self.m(x); self.t += clocks() - t
-            return y
 
     torch.manual_seed(0)
-    model = Timed(seg_model(6, 'Unet', 'resnet18').eval())
+    model = timed_module(seg_model(6, 'Unet', 'resnet18').eval())
     info = dict(codes=[f'c{i}' for i in range(6)], ignore_index=None, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225],
                 scale=255., patch_size=a.window, colors=None, in_channels=3)
     learn = SimpleNamespace(model=model, seg_info=info)
