@@ -212,7 +212,7 @@ def _recipe_dls(r:Recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes, hb:
     epochs, epoch_len = _budget(len(keep), steps, bs, epoch_steps)
     w = SAMPLE_WEIGHT_SCHEMES[r.sample_weights] # presence weights need targets: ×3 per rare class a row holds (a per-row property)
     if w == 'presence': w = presence_weights(tab, rare, 3.) if rare else 'uniform'
-    if w == 'presence_any': w = np.minimum(presence_weights(tab, rare, 3.), 3.) if rare else 'uniform' # the article's
+    elif w == 'presence_any': w = np.minimum(presence_weights(tab, rare, 3.), 3.) if rare else 'uniform' # the article's
     dls = patch_dataloaders(tab, scenes, bs=bs, valid_scenes=valid_scenes, seed=seed, num_workers=num_workers,
                             sample_weights=w, epoch_len=epoch_len, valid_table=_heldback_table(table, hb),
                             norm_stats=encoder_norm_stats(r.encoder, r.encoder_weights, scene_bands(scenes)[0]), # None: the data's
