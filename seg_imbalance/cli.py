@@ -246,11 +246,6 @@ def _calibrate(learn, ss, hb, out:Path, quiet:bool) -> pd.DataFrame:
                             'biases': [float(b) for b in learn.seg_info.calibration or []]}
     return cal
 
-def _train_warnings(tab:pd.DataFrame, rare) -> list[str]:
-    "Over-correction lines of a `train` run (`calibrate.overcorrection`): precision and recall more than 2x apart"
-    from seg_imbalance.calibrate import overcorrection
-    return overcorrection(tab)
-
 # %% ../nbs/13_cli.ipynb #c018
 def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=None, epochs:int=5, bs:int=16,
               seed:int=0, valid_pct:float=0.2, out:str|Path='train_out', quiet:bool=False,
@@ -269,6 +264,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     from seg_imbalance.fit import fit_recipe
     from seg_imbalance.experiments import load_data
     from seg_imbalance.interpret import evaluate_scenes
+    from seg_imbalance.calibrate import overcorrection # precision and recall more than 2x apart
     out = Path(out); out.mkdir(parents=True, exist_ok=True); cbs = _log_cbs(log, out)
     spec = {'source': str(data), 'size': size, 'valid_pct': valid_pct}
     if str(data) != 'demo': spec['source'] = str(Path(data).resolve())
@@ -291,7 +287,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     cal = _calibrate(learn, ss, hb, out, quiet) if calibrate and hb is not None else None
     tab = evaluate_scenes(learn, ss, valid, progress=not quiet, rare=learn.rare or None)
     summ = _write_train(learn, tab, ss, r, valid, out, checkpoint='checkpoint.pth', resumed=resume, seed=seed,
-                        calibration=None if cal is None else cal.attrs['summary'], warnings=_train_warnings(tab, learn.rare),
+                        calibration=None if cal is None else cal.attrs['summary'], warnings=overcorrection(tab),
                         **({'search': learn.search['reason'], 'search_steps': learn.search['steps']} if hasattr(learn, 'search') else {}))
     return {'report': rep, 'recipe': r, 'table': tab, 'summary': summ, 'out': out}
 

@@ -307,13 +307,15 @@ def run_recipe(recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes:list[in
     t0 = time.time()
     learn = fit_recipe(recipe, scenes, table, valid_scenes, steps, bs, seed, quiet=quiet, **kwargs)
     if calibrate and learn.holdback is None: raise ValueError("calibrate=True needs a held-back part: pass `holdback`")
-    cal = calibrate_heldback(learn, scenes, learn.holdback, progress=False) if calibrate else None
     train_s = time.time() - t0
+    cal = calibrate_heldback(learn, scenes, learn.holdback, progress=False) if calibrate else None
+    calibrate_s = time.time() - t0 - train_s
     rare = list(rare) if rare is not None else learn.rare
     tab = evaluate_scenes(learn, scenes, valid_scenes, overlap=overlap, progress=not quiet, rare=rare or None)
     more = {'patch_miou': _last_metric(learn, 'mIoU')} if kwargs.get('validate') else {}
     if learn.holdback is not None: more['holdback'] = learn.holdback.to_dict()
     if cal is not None: more['calibration'] = {'biases': list(learn.seg_info.calibration),
-                                               'heldback_miou': [cal.attrs['mIoU before'], cal.attrs['mIoU after']]}
+                                               'heldback_miou': [cal.attrs['mIoU before'], cal.attrs['mIoU after']],
+                                               'seconds': round(calibrate_s, 1)}
     rec = scene_record(tab, rare=rare, steps=learn.steps, train_s=train_s, recipe=dataclasses.asdict(learn.recipe), **more)
     return {'record': rec, 'learn': learn, 'table': tab, 'history': learn.history}
