@@ -25,8 +25,10 @@ from types import SimpleNamespace
 import numpy as np, torch
 
 REPO = Path(__file__).resolve().parents[1]
+# `../shared` beside the project (or beside the folder of a git worktree under it)
+SHARED = next((d for d in (REPO.parent / 'shared', REPO.parent.parent / 'shared') if d.exists()), REPO.parent / 'shared')
 DATA = {'demo': dict(data={'source': 'demo', 'size': 64}, steps=300, bs=16),
-        'camvid': dict(data={'source': str(REPO.parent.parent / 'shared/data/camvid'), 'size': 128,
+        'camvid': dict(data={'source': str(SHARED / 'data/camvid'), 'size': 128,
                              'rare': ['Pole', 'SignSymbol', 'Fence', 'Pedestrian', 'Bicyclist']}, steps=300, bs=16)}
 # toolkit side: `recipe` = fields of the baseline recipe; `probe` = what `Probe` changes. plain side: loop settings.
 CONFIGS = {
