@@ -13,7 +13,7 @@ from .io import SceneSet
 from .registry import Registry
 from .stats import ImbalanceReport, imbalance_report
 from .data import holdback as make_holdback
-from .fit import fit_recipe, evaluate_heldback, SkipValidation
+from .fit import fit_recipe, evaluate_heldback, calibrate_heldback, SkipValidation
 from .recipe import Recipe, RECIPES, LOSS_REGISTRY
 
 # %% auto #0
@@ -92,16 +92,19 @@ def search_candidates(rec:Recipe, # the recommended recipe (`recommend`): its ra
 # %% ../nbs/11d_choose.ipynb #ch16
 def halving_plan(n:int, # candidates
                  steps:int, # the whole budget in optimiser steps
-                 pilot_share:float=0.5, # share of the budget the halving rounds may spend
+                 pilot_share:float=0.3, # share of the budget the halving rounds may spend
+                 min_pilot:int=8, # fewer rounds rather than pilot rounds shorter than this (one round at least)
                 ) -> tuple[int, list[int]]:
-    "`(p, sizes)`: steps of each pilot round and the candidates in each round, halving (rounded up) until one is left"
+    "`(p, sizes)`: steps of each pilot round and the candidates in each round, halving (rounded up); the last round picks one"
     if not 0 < pilot_share <= 1: raise ValueError(f"pilot_share must be in (0, 1], got {pilot_share}")
     sizes = [int(n)]
     while sizes[-1] > 1: sizes.append(math.ceil(sizes[-1] / 2))
     sizes = sizes[:-1] or [1]
+    while len(sizes) > 1 and int(pilot_share * steps) // sum(sizes) < min_pilot: sizes = sizes[:-1]
     p = int(pilot_share * steps) // sum(sizes)
     if p < 1: raise ValueError(f"steps={steps} is too small for pilots of {n} candidates (need >= {math.ceil(sum(sizes) / pilot_share)})")
     return p, sizes
+
 
 # %% ../nbs/11d_choose.ipynb #ch19
 def heldback_scores(tab:pd.DataFrame, # a per-class table (`interpret.evaluate_scenes`)
@@ -195,6 +198,15 @@ def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int) -> str:
             + (f"; rejected for costing a common class more than the guard allows: {', '.join(rej)}" if rej else '')
             + f"; it trained {own} of the {steps} steps, the pilots of the others the rest.")
 
+# %% ../nbs/11d_choose.ipynb #ch30m
+def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True) -> pd.DataFrame:
+    "A pilot's per-class table on the held-back part; `calibrated`: after fitting its per-class biases there (then cleared)"
+    if not calibrated: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
+    calibrate_heldback(learn, scenes, hb, progress=False)
+    try: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
+    finally: learn.seg_info.calibration = None # training goes on: the next round, and `train`, fit their own
+
+
 # %% ../nbs/11d_choose.ipynb #ch30
 def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
                   table:pd.DataFrame, # their patch table (`crop.tile`)
@@ -203,7 +215,8 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
                   bs:int=16, seed:int=0,
                   candidates=None, # names of `SEARCH_CANDIDATES` or `Recipe`s; default `DEFAULT_CANDIDATES`
                   holdback=0.15, # share of the training side held back (`data.holdback`), or a `HeldBack`
-                  pilot_share:float=0.5, tol:float=0.02, # see `halving_plan`, `select_round`
+                  pilot_share:float=0.3, min_pilot:int=8, tol:float=0.02, # see `halving_plan`, `select_round`
+                  calibrated:bool=True, # score each pilot after fitting its per-class biases on the held-back part
                   encoder:str='resnet18', out=None, quiet:bool=True, # out: folder for search.csv
                   _fit=None, _continue=None, _evaluate=None): # replace training and measuring (tests)
     "Pick a recipe by successive-halving pilots on held-back data, train the winner on; its `Learner`"
@@ -214,16 +227,16 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     rec = replace(recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs), encoder=encoder)
     cands, rare = search_candidates(rec, candidates), list(rec.rare)
     fit = _fit or (lambda r, n: fit_recipe(r, scenes, table, valid_scenes, n, bs, seed, holdback=hb, quiet=quiet))
-    measure = _evaluate or (lambda l: evaluate_heldback(l, scenes, hb, rare=rare or None))
+    measure = _evaluate or (lambda l: _measure_pilot(l, scenes, hb, rare, calibrated))
     more = _continue or continue_fit
     rows, learners, done, alive, total = [], {}, {}, list(cands), 0
-    p, _ = halving_plan(len(cands), steps, pilot_share)
+    p, sizes = halving_plan(len(cands), steps, pilot_share, min_pilot)
     for rnd in itertools.count():
         for n in alive:
             if n not in learners: learners[n] = fit(cands[n], p); done[n] = learners[n].train_iter
             else: done[n] += more(learners[n], (rnd + 1) * p - done[n])
         tabs = {n: measure(learners[n]) for n in alive}
-        fate = select_round(tabs, rare, math.ceil(len(alive) / 2), tol)
+        fate = select_round(tabs, rare, sizes[rnd + 1] if rnd + 1 < len(sizes) else 1, tol)
         rows += [_search_row(n, rnd, done[n], tabs[n], rare, *fate[n]) for n in alive]
         for n in alive:
             if fate[n][0] != 'kept': total += done[n]; del learners[n]
@@ -237,6 +250,7 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     tab = pd.DataFrame(rows)
     if out is not None: Path(out).mkdir(parents=True, exist_ok=True); tab.to_csv(Path(out)/'search.csv', index=False)
     learn.recipe = replace(cands[w], reasons=(reason, *cands[w].reasons))
-    learn.steps, learn.search = done[w], {'table': tab, 'reason': reason, 'winner': w, 'steps': total, 'holdback': hb}
+    learn.steps, learn.search = done[w], {'table': tab, 'reason': reason, 'winner': w, 'steps': total, 'holdback': hb,
+                                          'calibrated': calibrated, 'pilot_steps': p, 'rounds': len(sizes)}
     learn.seg_info.recipe = dataclasses.asdict(learn.recipe)
     return learn
