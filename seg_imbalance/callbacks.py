@@ -55,6 +55,7 @@ class HardExampleMining(Callback):
             raise ValueError(f"need 0 < blend <= 1 and 0 <= floor <= 1 <= cap, got blend={blend}, floor={floor}, "
                              f"cap={cap}")
         self.rare_classes, self.blend, self.floor, self.cap = classes, blend, floor, cap
+    trained = False # set by each trained epoch; an epoch skipped on resuming (fastai's `start_epoch`) never trains
     def before_fit(self):
         dl = self.learn.dls.train
         dl = sampler_dl(dl) # inside fastai's DistributedDL too
@@ -71,7 +72,7 @@ class HardExampleMining(Callback):
 # %% ../nbs/10a_callbacks.ipynb #c015
 @patch
 def before_train(self:HardExampleMining):
-    self.err_sum, self.n_scored = np.zeros(len(self.mult)), np.zeros(len(self.mult))
+    self.err_sum, self.n_scored, self.trained = np.zeros(len(self.mult)), np.zeros(len(self.mult)), True
 
 @patch
 def after_batch(self:HardExampleMining):
@@ -89,6 +90,8 @@ def after_batch(self:HardExampleMining):
 @patch
 def after_epoch(self:HardExampleMining):
     "Update the multipliers from this epoch's errors and give the sampler its new weights"
+    if not self.trained: return
+    self.trained = False
     err_sum, n = all_reduce_sum(self.err_sum, self.n_scored)
     self.scored, self.error = n > 0, np.divide(err_sum, n, out=np.zeros_like(err_sum), where=n > 0)
     old = self.base * self.mult
@@ -128,6 +131,21 @@ def plot(self:HardExampleMining, figsize=(8, 2.6)):
     b.set_xlabel('patch (sorted)'); b.set_ylabel('multiplier'); b.set_title('weight multipliers', fontsize=9)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/10a_callbacks.ipynb #hs02
+@patch
+def state_dict(self:HardExampleMining) -> dict:
+    "The mining state after an epoch, for a checkpoint: multipliers, last errors, scored patches, the log"
+    return {'mult': self.mult.copy(), 'error': getattr(self, 'error', None), 'scored': getattr(self, 'scored', None),
+            'rows': list(self.rows)}
+
+@patch
+def load_state_dict(self:HardExampleMining, st:dict): # from `state_dict`
+    "Put back a `state_dict` (once `before_fit` ran) and give the sampler its weights `base × multiplier`"
+    if len(st['mult']) != len(self.mult):
+        raise ValueError(f"the mining state has {len(st['mult'])} patches, the training loader {len(self.mult)}")
+    self.mult, self.error, self.scored, self.rows = np.array(st['mult']), st['error'], st['scored'], list(st['rows'])
+    self.sampler.set_weights(self.base * self.mult)
 
 # %% ../nbs/10a_callbacks.ipynb #c020
 def _class_loss(learn, n:int) -> torch.Tensor:

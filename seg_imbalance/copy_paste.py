@@ -124,6 +124,18 @@ def _scene_objects(i:int, img:np.ndarray, mask:np.ndarray, classes:list[int], mi
         out.append((img[y0:y1, x0:x1].copy(), lab[y0:y1, x0:x1] == k, c, (i, y0, x0)))
     return out
 
+# %% ../nbs/04c_copy_paste.ipynb #cp01
+def _scene_regions(exclude, i:int) -> list[tuple]:
+    "The `(y, x, h, w)` of the `(scene, y, x, h, w)` regions of `exclude` (None: none) that lie in scene `i`"
+    bad = [r for r in exclude or () if len(r) != 5]
+    if bad: raise ValueError(f"exclude must hold (scene, y, x, h, w) regions, got {bad[:3]}")
+    return [tuple(int(v) for v in r[1:]) for r in exclude or () if int(r[0]) == i]
+
+def _meets(obj:tuple, regions:list[tuple]) -> bool:
+    "Whether the crop of `obj` `(crop, object mask, class, (scene, y, x))` overlaps any `(y, x, h, w)` of `regions`"
+    (h, w), (_, y, x) = obj[1].shape, obj[3]
+    return any(y < ry + rh and y + h > ry and x < rx + rw and x + w > rx for ry, rx, rh, rw in regions)
+
 # %% ../nbs/04c_copy_paste.ipynb #c060
 @patch(cls_method=True)
 def from_scenes(cls:ObjectBank, scenes:SceneSet, # the scenes
@@ -133,12 +145,14 @@ def from_scenes(cls:ObjectBank, scenes:SceneSet, # the scenes
                 max_pixels:int|None=None, # larger components are left out
                 pad:int=2, # context pixels kept around each object (edge blending needs 2σ)
                 max_per_class:int|None=None, # keep at most this many objects per class, drawn with `seed`
-                seed:int=0) -> ObjectBank:
+                seed:int=0,
+                exclude=None, # `(scene, y, x, h, w)` regions (held-back bands): objects whose crop meets one are left out
+               ) -> ObjectBank:
     "The objects of `classes` in the scenes `idxs`; warns about classes without any (`CopyPaste` about an empty bank)"
     ids, idxs = _class_ids(classes, scenes.codes, scenes.ignore_index), _scene_idxs(idxs, len(scenes))
     mn, it = positive_int(min_pixels, 'min_pixels'), progress_bar(idxs, leave=False) if len(idxs) >= 50 else idxs
     objs = [o for i in it for o in _scene_objects(i, scenes[i].read_image(), scenes[i].read_mask(), ids, mn,
-                                                  max_pixels, int(pad))]
+                                                  max_pixels, int(pad)) if not _meets(o, _scene_regions(exclude, i))]
     if max_per_class is not None:
         rng, n = np.random.default_rng(seed), positive_int(max_per_class, 'max_per_class')
         cl = np.array([o[2] for o in objs])

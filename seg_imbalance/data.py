@@ -20,6 +20,7 @@ from .sample import WeightedSampler, ClassBalancedBatchSampler, patch_weights
 from .registry import Registry
 from .split import valid_scene_ids, scene_splitter, HeldBack, window_overlaps, holdback
 from .augment import AlbumentationsTransform, RareCentredWindow, ObjectBank, CopyPaste, default_aug
+from .copy_paste import _scene_regions
 import albumentations as A
 _all_ = ['valid_scene_ids', 'scene_splitter', 'HeldBack', 'window_overlaps', 'holdback'] # re-exported: their home is `split`
 
@@ -98,8 +99,15 @@ def scene_bands(scenes:SceneSet) -> tuple[int, bool]:
     return (3, True) if pil and n in (1, 3) else (n, False)
 
 # %% ../nbs/06_data.ipynb #c016
-def _pixels(scene, n:int, rng:np.random.Generator, ignore_index:int|None=None) -> np.ndarray:
-    "About `n` pixels `(n, C)` of a scene's image, without pixels whose mask is `ignore_index` (when given)"
+def _outside(win, shape:tuple, regions:list[tuple]) -> np.ndarray:
+    "Flat bool over window `win` `(y, x, h, w)` (None: the whole scene of `shape`): outside every `(y, x, h, w)` region"
+    y0, x0, h, w = win if win is not None else (0, 0, *shape)
+    keep = np.ones((h, w), bool)
+    for ry, rx, rh, rw in regions: keep[max(ry - y0, 0):max(ry + rh - y0, 0), max(rx - x0, 0):max(rx + rw - x0, 0)] = False
+    return keep.reshape(-1)
+
+def _pixels(scene, n:int, rng:np.random.Generator, ignore_index:int|None=None, regions=()) -> np.ndarray:
+    "About `n` pixels `(n, C)` of a scene's image, without pixels whose mask is `ignore_index` (when given) or in `regions`"
     H, W = scene.shape
     if getattr(scene, 'reads_windows', False) and H * W > 4 * n:
         s = min(256, H, W)
@@ -109,20 +117,24 @@ def _pixels(scene, n:int, rng:np.random.Generator, ignore_index:int|None=None) -
     for w in wins:
         im = scene.read_image(w); im = im.reshape(-1, im.shape[-1] if im.ndim == 3 else 1)
         step = max(1, len(im) // max(1, n // len(wins)))
-        keep = slice(None) if ignore_index is None else scene.read_mask(w).reshape(-1)[::step] != ignore_index
-        out.append(im[::step][keep])
+        keep = _outside(w, (H, W), regions) if regions else np.ones(len(im), bool)
+        if ignore_index is not None: keep &= scene.read_mask(w).reshape(-1) != ignore_index
+        out.append(im[::step][keep[::step]])
     return np.concatenate(out)
 
 # %% ../nbs/06_data.ipynb #c017
 def band_percentiles(scenes:SceneSet, # the scenes
                      idxs=None, # the (training) scenes to look at; default all
                      pct:tuple[float, float]=(1., 99.), # lower and upper percentile
-                     max_pixels:int=2_000_000, seed:int=0) -> tuple[np.ndarray, np.ndarray]:
+                     max_pixels:int=2_000_000, seed:int=0,
+                     exclude=None, # `(scene, y, x, h, w)` regions whose pixels are left out (held-back bands)
+                    ) -> tuple[np.ndarray, np.ndarray]:
     "Per-band `(lo, hi)`: the `pct` percentiles of the labelled pixels of the scenes `idxs` (a sample)"
     idxs = range(len(scenes)) if idxs is None else list(idxs)
     if not 0 <= pct[0] < pct[1] <= 100: raise ValueError(f"pct must be two percentiles 0 <= lo < hi <= 100, got {pct}")
     rng, per = np.random.default_rng(seed), max(1, max_pixels // max(len(idxs), 1))
-    x = np.concatenate([_pixels(scenes[i], per, rng, scenes.ignore_index) for i in idxs]).astype(np.float64)
+    x = np.concatenate([_pixels(scenes[i], per, rng, scenes.ignore_index, _scene_regions(exclude, i))
+                        for i in idxs]).astype(np.float64)
     if not len(x): raise ValueError(f"the scenes {list(idxs)[:5]} have no labelled pixels to take band statistics from")
     lo, hi = np.nanpercentile(x, pct, axis=0)
     return lo.astype(np.float32), np.maximum(hi, lo + 1e-6).astype(np.float32)
@@ -130,12 +142,13 @@ def band_percentiles(scenes:SceneSet, # the scenes
 # %% ../nbs/06_data.ipynb #c018
 def channel_stats(scenes:SceneSet, idxs=None, max_pixels:int=2_000_000,
                   band_range=None, # per-band `(lo, hi)`: stats of `(clip(x) - lo) / (hi - lo)`, labelled pixels only
+                  exclude=None, # `(scene, y, x, h, w)` regions whose pixels are left out (held-back bands)
                  ) -> tuple[np.ndarray, np.ndarray]:
     "Per-channel `(mean, std)` on a 0–1 scale over the scenes `idxs` (default all), sampling at most `max_pixels`"
     idxs = range(len(scenes)) if idxs is None else list(idxs)
     per, rng = max(1, max_pixels // max(len(idxs), 1)), np.random.default_rng(0)
     ign = None if band_range is None else scenes.ignore_index
-    x = np.concatenate([_pixels(scenes[i], per, rng, ign) for i in idxs]).astype(np.float64)
+    x = np.concatenate([_pixels(scenes[i], per, rng, ign, _scene_regions(exclude, i)) for i in idxs]).astype(np.float64)
     if band_range is None: x = x / 255.
     else:
         lo, hi = (np.asarray(v, np.float64) for v in band_range)
@@ -300,6 +313,7 @@ def train_augment(aug, # a name of `AUG_FAMILIES` (None: no item transform), an 
                   copy_paste=None, # None, a list of classes, or `CopyPaste` options with `classes` (e.g. `onto`, `k`)
                   seed:int=0,
                   rgb_bands=None, # for images without 3 bands: the bands colour transforms change
+                  exclude=None, # `(scene, y, x, h, w)` regions (held-back bands) no copy-paste object comes from
                  ) -> AlbumentationsTransform|None:
     "The item transform of the training split: `aug`, then copy-paste of objects from the training scenes"
     if isinstance(aug, str) and aug not in AUG_FAMILIES:
@@ -312,7 +326,7 @@ def train_augment(aug, # a name of `AUG_FAMILIES` (None: no item transform), an 
         opts = dict(copy_paste) if isinstance(copy_paste, dict) else {'classes': copy_paste}
         if 'classes' not in opts:
             raise ValueError(f"copy_paste needs 'classes' (the objects to paste), got {copy_paste!r}")
-        bank = ObjectBank.from_scenes(scenes, train_scenes, opts.pop('classes'), seed=seed)
+        bank = ObjectBank.from_scenes(scenes, train_scenes, opts.pop('classes'), seed=seed, exclude=exclude)
         parts.append(CopyPaste(bank, **opts))
     return None if not parts else AlbumentationsTransform(A.Compose(parts), seed=seed,
                                                           rgb_bands=None if make is not None else rgb_bands)
@@ -337,6 +351,7 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
                       band_range=None, # not 8-bit RGB: per-band `(lo, hi)`; default `band_percentiles` (1, 99)
                       rgb_bands=None, # bands shown as RGB (and changed by colour augmentation); default the first 3
                       norm_stats=None, # per-band `(mean, std)` on the 0–1 scale (`models.encoder_norm_stats`); default the training scenes'
+                      exclude=None, # `(scene, y, x, h, w)` regions (held-back bands): no statistic, no copy-paste object
                       weights=None, # deprecated: `sample_weights`
                       **kwargs) -> PatchDataLoaders:
     "fastai `DataLoaders` reading each patch's window from `scenes`, the training split drawn by `sample_weights`"
@@ -351,16 +366,17 @@ def patch_dataloaders(table:pd.DataFrame, # patch table (see `crop.tile`)
     sampler = train_sampler(table, tr, bs, sample_weights, epoch_len, balance, seed, max(1, num_distrib()))
     train_scenes, size = np.unique(table.scene.to_numpy()[tr]), int(table.h.iloc[0])
     (n_bands, pil), br = scene_bands(scenes), band_range
-    if not pil and br is None:
-        br = (0., 255.) if all(s.image_dtype == np.uint8 for s in scenes) else band_percentiles(scenes, train_scenes)
+    if not pil and br is None: br = ((0., 255.) if all(s.image_dtype == np.uint8 for s in scenes) else
+                                     band_percentiles(scenes, train_scenes, exclude=exclude))
     if br is not None: br = tuple(np.broadcast_to(np.asarray(v, np.float32), (n_bands,)).copy() for v in br)
     if br is not None and not (br[1] > br[0]).all():
         raise ValueError(f"band_range needs hi > lo in every band, got {br}")
     rgb = list(range(min(3, n_bands))) if rgb_bands is None else [int(b) for b in rgb_bands]
-    mean, std = channel_stats(scenes, train_scenes, band_range=br) if norm_stats is None else _norm_stats(norm_stats, n_bands)
+    mean, std = (channel_stats(scenes, train_scenes, band_range=br, exclude=exclude) if norm_stats is None else
+                 _norm_stats(norm_stats, n_bands))
     rare = None if rare_probs is None else RareCentredWindow(size, rare_probs, seed=seed, codes=scenes.codes)
     reader = PatchReader(scenes, full, rare, size // 2 if rare_margin is None else rare_margin, tr, br, rgb)
-    tfm = train_augment(aug, scenes, train_scenes, copy_paste, seed, None if n_bands == 3 else rgb)
+    tfm = train_augment(aug, scenes, train_scenes, copy_paste, seed, None if n_bands == 3 else rgb, exclude)
     img_block = ImageBlock if pil else TransformBlock(batch_tfms=IntToFloatTensor)
     dblock = DataBlock(blocks=(img_block, MaskBlock(scenes.codes)), get_x=reader.get_x, get_y=reader.get_y,
                        splitter=lambda o: (list(range(n_tr)), list(range(n_tr, len(o)))),

@@ -90,8 +90,12 @@ def _set_rng_states(st:dict, dl=None):
     if 'dl' in st and hasattr(dl, 'rng'): dl.rng.setstate(st['dl'])
 
 # %% ../nbs/11c_fit.ipynb #hb17
+def _hem(learn) -> HardExampleMining|None:
+    "The learner's `HardExampleMining` callback, if it has one"
+    return next((cb for cb in learn.cbs if isinstance(cb, HardExampleMining)), None)
+
 class CheckpointCallback(Callback):
-    "After every trained epoch, write model, optimiser, progress, `meta`, history and random states to `path` atomically"
+    "After every trained epoch, write model, optimiser, progress, `meta`, history, mining and random states to `path`"
     order = 90 # last: after the history row and any scoring
     def __init__(self, path, meta:dict|None=None): self.path, self.meta = Path(path), dict(meta or {})
     trained = False # set by each trained epoch; an epoch skipped on resuming never starts training
@@ -99,22 +103,23 @@ class CheckpointCallback(Callback):
     def after_epoch(self):
         if not self.trained or rank_distrib() > 0: return
         self.trained = False
-        h, sl = getattr(self.learn, 'history_cb', None), self.learn.recorder.smooth_loss
+        h, sl, hem = getattr(self.learn, 'history_cb', None), self.learn.recorder.smooth_loss, _hem(self.learn)
         st = {'meta': self.meta, 'epoch': self.epoch + 1, 'steps': (self.epoch + 1) * len(self.dls.train),
               'model': getattr(self.model, 'module', self.model).state_dict(), 'opt': self.learn.opt.state_dict(),
               'sampler_epoch': self.epoch, 'history': [] if h is None else h.rows, 'smooth_loss': (sl.val, sl.count),
-              'rng': _rng_states(self.dls.train)}
+              'rng': _rng_states(self.dls.train), 'hem': None if hem is None else hem.state_dict()}
         _atomic(self.path, lambda f: torch.save(st, f))
 
 # %% ../nbs/11c_fit.ipynb #hb18
 class _Resume(Callback):
-    "Put back the random states and the smoothed loss of checkpoint `ck` as its next epoch starts"
+    "Put back the random states, the smoothed loss and the mining state of checkpoint `ck` as its next epoch starts"
     order = -30
     def __init__(self, ck:dict): self.ck = ck
     def before_epoch(self):
         if self.epoch != self.ck['epoch']: return
         _set_rng_states(self.ck['rng'], self.dls.train)
         self.learn.recorder.smooth_loss.val, self.learn.recorder.smooth_loss.count = self.ck['smooth_loss']
+        if self.ck.get('hem') is not None: _hem(self.learn).load_state_dict(self.ck['hem'])
 
 # %% ../nbs/11c_fit.ipynb #hb19
 def load_checkpoint(path, # a checkpoint written by `CheckpointCallback`
@@ -218,7 +223,8 @@ def _recipe_dls(r:Recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes, hb:
                             norm_stats=encoder_norm_stats(r.encoder, r.encoder_weights, scene_bands(scenes)[0]), # None: the data's
                             balance=rare[:max(1, bs // 2)] if r.balance and rare else None,
                             aug=r.aug, copy_paste=rare if r.copy_paste and rare else None,
-                            rare_probs={c: 1. for c in rare} if r.rare_windows and rare else None)
+                            rare_probs={c: 1. for c in rare} if r.rare_windows and rare else None,
+                            exclude=None if hb is None else hb.regions) # held-back bands: no statistic, no object
     return dls, rare, table_counts(tab)[:len(keep)], epochs # counts per patch: `median_freq` needs them
 
 # %% ../nbs/11c_fit.ipynb #fh04
@@ -240,6 +246,8 @@ def _run_cbs(learn, hb, scenes, rare, validate:bool, eval_every_epoch:bool, hist
     learn.history_cb = HistoryCallback(history, ev, [] if ck is None else ck['history'])
     cbs = [*([] if validate else [SkipValidation()]), learn.history_cb,
            *([] if checkpoint is None else [CheckpointCallback(checkpoint, meta)])]
+    if ck is not None and _hem(learn) is not None and ck.get('hem') is None:
+        raise ValueError(f"{checkpoint} holds no hard-example-mining state (written before it was kept): cannot resume")
     if ck is not None:
         learn.create_opt(); learn.model.load_state_dict(ck['model']); learn.opt.load_state_dict(ck['opt'])
         cbs.append(_Resume(ck))
