@@ -14,7 +14,8 @@ from .registry import Registry
 from .stats import ImbalanceReport, imbalance_report
 from .data import holdback as make_holdback
 from .fit import fit_recipe, evaluate_heldback, calibrate_heldback, SkipValidation
-from .recipe import Recipe, RECIPES, LOSS_REGISTRY
+from .models import check_patch_size
+from .recipe import Recipe, RECIPES, LOSS_REGISTRY, get_recipe
 
 # %% auto #0
 __all__ = ['SEARCH_CANDIDATES', 'DEFAULT_CANDIDATES', 'recommend', 'search_candidates', 'halving_plan', 'heldback_scores',
@@ -60,7 +61,8 @@ def recommend(report:ImbalanceReport, # from `stats.imbalance_report` of the tra
 
 # %% ../nbs/11d_choose.ipynb #ch11
 SEARCH_CANDIDATES = Registry('search candidate') # name -> f(recommended Recipe) -> Recipe
-def _shared(rec:Recipe) -> dict: return dict(rare=rec.rare, rare_share=rec.rare_share, encoder=rec.encoder)
+def _shared(rec:Recipe) -> dict: return dict(rare=rec.rare, rare_share=rec.rare_share, encoder=rec.encoder,
+                                              encoder_weights=rec.encoder_weights)
 SEARCH_CANDIDATES.register('recommended', "the rule-based pick (`recommend`)", lambda rec: rec)
 SEARCH_CANDIDATES.register('baseline', 'cross-entropy, uniform sampling (the guard\'s reference)',
                            lambda rec: replace(RECIPES['baseline'], **_shared(rec)))
@@ -217,15 +219,18 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
                   holdback=0.15, # share of the training side held back (`data.holdback`), or a `HeldBack`
                   pilot_share:float=0.3, min_pilot:int=8, tol:float=0.02, # see `halving_plan`, `select_round`
                   calibrated:bool=True, # score each pilot after fitting its per-class biases on the held-back part
-                  encoder:str='resnet18', out=None, quiet:bool=True, # out: folder for search.csv
+                  encoder:str='resnet18', # every candidate's encoder
+                  encoder_weights=None, # every candidate's pretrained encoder weights (`Recipe.encoder_weights`)
+                  out=None, quiet:bool=True, # out: folder for search.csv
                   _fit=None, _continue=None, _evaluate=None): # replace training and measuring (tests)
     "Pick a recipe by successive-halving pilots on held-back data, train the winner on; its `Learner`"
     if holdback is None or isinstance(holdback, (int, float)) and not holdback > 0:
         raise ValueError(f"holdback must be a share > 0 or a HeldBack: the search chooses on the held-back part, got {holdback!r}")
     hb = make_holdback(table, valid_scenes, float(holdback), seed) if isinstance(holdback, (int, float)) else holdback
     train = table.iloc[hb.train]; train.attrs = dict(table.attrs)
-    rec = replace(recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs), encoder=encoder)
+    rec = get_recipe(recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs), encoder=encoder, encoder_weights=encoder_weights)
     cands, rare = search_candidates(rec, candidates), list(rec.rare)
+    for r in cands.values(): check_patch_size(r.arch, int(table.h.max())) # every candidate, before the first pilot
     fit = _fit or (lambda r, n: fit_recipe(r, scenes, table, valid_scenes, n, bs, seed, holdback=hb, quiet=quiet))
     measure = _evaluate or (lambda l: _measure_pilot(l, scenes, hb, rare, calibrated))
     more = _continue or continue_fit

@@ -26,7 +26,9 @@ def markdown_table(df:pd.DataFrame, digits:int=3) -> str:
 def run_demo(out:str|Path='demo_out', # output folder
              steps:int=300, seed:int=0, # optimiser steps of each run; seed of data, split and training
              n_scenes:int=12, scene_size:int=512, patch:int=64, bs:int=16,
-             encoder:str='resnet18', quiet:bool=False) -> dict:
+             encoder:str='resnet18', quiet:bool=False,
+             encoder_weights:str|None=None, # pretrained encoder weights of both runs (`Recipe.encoder_weights`)
+            ) -> dict:
     "Train the baseline and `train`'s default path (recommended recipe, calibrated on held-back scenes) side by side"
     from seg_imbalance.synth import synth_sceneset
     from seg_imbalance.crop import tile
@@ -42,8 +44,9 @@ def run_demo(out:str|Path='demo_out', # output folder
     hb = holdback(table, valid, 0.15, seed) # both runs train on the same rows; only the toolkit's calibrates on the rest
     train = table.iloc[hb.train]; train.attrs = dict(table.attrs)
     rec = recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs)
-    runs = {n: run_recipe(get_recipe(r, encoder=encoder), ss, table, valid, rare=list(rec.rare), steps=steps, bs=bs,
-                          seed=seed, quiet=quiet, holdback=hb, calibrate=n == 'recommended')
+    runs = {n: run_recipe(get_recipe(r, encoder=encoder, encoder_weights=encoder_weights), ss, table, valid,
+                          rare=list(rec.rare), steps=steps, bs=bs, seed=seed, quiet=quiet, holdback=hb,
+                          calibrate=n == 'recommended')
             for n, r in (('baseline', 'baseline'), ('recommended', rec))}
     comp = _comparison({n: r['record'] for n, r in runs.items()})
     summ = {n: {k: r['record'][k] for k in ('miou', 'rare_miou', 'steps', 'train_s')} for n,
@@ -99,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='seg-imbalance',
                                 description='Class imbalance toolkit for patch-based semantic segmentation')
     sub = p.add_subparsers(dest='command', required=True)
+    ew = ("pretrained encoder weights: a local file, or SMP's name ('imagenet') of a file already in the local cache "
+          '(never downloaded); sets the normalisation (default: none)')
     d = sub.add_parser('demo', help='train the baseline and the recommended recipe on the demo scenes, side by side')
     d.add_argument('--out', default='demo_out', help='output folder (default: demo_out)')
     d.add_argument('--steps', type=int, default=300, help='optimiser steps of each run (default: 300)')
@@ -106,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument('--scenes', type=int, default=12, help='number of demo scenes')
     d.add_argument('--scene-size', type=int, default=512); d.add_argument('--patch', type=int, default=64)
     d.add_argument('--bs', type=int, default=16); d.add_argument('--encoder', default='resnet18')
+    d.add_argument('--encoder-weights', default=None, help=ew + ' of both runs')
     r = sub.add_parser('report', help='per-class imbalance report of a scene folder (or the demo scenes) cut into '
                        'patches')
     r.add_argument('data', help="scene folder (images/, masks/, codes.txt, like CamVid) or 'demo' for the built-in "
@@ -128,8 +134,7 @@ def _parser() -> argparse.ArgumentParser:
                    'patches)')
     t.add_argument('--epochs', type=int, default=5, help='passes over the training patches when --steps is not given')
     t.add_argument('--bs', type=int, default=16); t.add_argument('--seed', type=int, default=0)
-    t.add_argument('--encoder-weights', default=None, help="pretrained encoder weights: a local file, or SMP's name ('imagenet') "
-                   'of a file already in the local cache (never downloaded); sets the normalisation (default: none)')
+    t.add_argument('--encoder-weights', default=None, help=ew + '; with --recipe search, of every candidate')
     t.add_argument('--valid-pct', type=float, default=0.2, help="share of scenes for validation (without splits.csv)")
     t.add_argument('--out', default='train_out', help='output folder (default: train_out)')
     t.add_argument('--holdback', type=float, default=0.15, help='share of the training side held back for every '
@@ -152,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
                    'the grid, seed by seed: this machine\'s share of N; join the shards with --merge')
     a.add_argument('--merge', nargs='+', default=None, metavar='DIR', help='join the results of these output folders '
                    '(or results files) into --out, each run once, and summarise them; trains nothing')
+    a.add_argument('--encoder-weights', default=None, help=ew + ' of every config that sets no encoder_weights '
+                   '(the article pipeline excepted)')
     pr = sub.add_parser('predict', help='class maps of GeoTIFF/PNG/JPEG files (GeoTIFFs window by window, '
                         'georeferenced)')
     pr.add_argument('model', help='model file: NAME.json / NAME.safetensors (save_model) or a fastai .pkl export (a '
@@ -171,7 +178,9 @@ def _parser() -> argparse.ArgumentParser:
 # %% ../nbs/13_cli.ipynb #c013
 def _cmd_demo(a) -> int:
     if a.steps < 1: raise SystemExit(f"seg-imbalance demo: --steps must be >= 1, got {a.steps}")
-    res = run_demo(a.out, a.steps, a.seed, a.scenes, a.scene_size, a.patch, a.bs, a.encoder)
+    try: res = run_demo(a.out, a.steps, a.seed, a.scenes, a.scene_size, a.patch, a.bs, a.encoder,
+                        encoder_weights=a.encoder_weights)
+    except ValueError as e: raise SystemExit(f"seg-imbalance demo: {e}")
     s = res['summary']
     print("\nRecommended recipe, because:\n" + '\n'.join(f"  - {w}" for w in s['reasons']))
     print(f"\nWhole validation scenes ({s['n_valid_scenes']}), {s['recommended']['steps']} steps each, "
@@ -254,7 +263,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
               resume:bool=False, # go on from `out`/checkpoint.pth
               log:str|None=None, # 'tensorboard': fastai's TensorBoard events in `out`/tensorboard
               eval_every_epoch:bool=False, # score the held-back part after every epoch (history.csv)
-              encoder_weights:str|None=None, # pretrained encoder weights (`Recipe.encoder_weights`); None: the recipe's
+              encoder_weights:str|None=None, # pretrained encoder weights (`Recipe.encoder_weights`; search: every candidate's)
               calibrate:bool=True) -> dict: # fit one logit bias per class on the held-back part (`calibrate`)
     "Train a recipe on a scene folder (or 'demo'), part of the training side held back; write the results into `out`"
     from seg_imbalance.stats import imbalance_report
@@ -277,7 +286,8 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     steps = steps or max(1, epochs * len(train) // bs)
     if r is None: # pilots on the held-back part choose the recipe and train it on (`choose.search_recipe`)
         from seg_imbalance.choose import search_recipe
-        learn = search_recipe(ss, table, valid, steps, bs, seed, holdback=hb, out=out, quiet=quiet); r = learn.recipe
+        learn = search_recipe(ss, table, valid, steps, bs, seed, holdback=hb, encoder_weights=encoder_weights, out=out,
+                              quiet=quiet); r = learn.recipe
     else: learn = fit_recipe(r, ss, table, valid, steps, bs, seed, quiet=quiet, cbs=cbs, holdback=hb, history=out/'history.csv',
                              eval_every_epoch=eval_every_epoch, checkpoint=out/'checkpoint.pth', resume=resume,
                              epoch_steps=checkpoint_every)
@@ -318,22 +328,28 @@ def _cmd_train(a) -> int:
     return 0
 
 # %% ../nbs/13_cli.ipynb #c020a
-def load_ablation(config:str|Path) -> dict:
-    "The ablation spec of a TOML file (`ablate.load_configs`), every config checked against the recipe registries"
+def load_ablation(config:str|Path, # a TOML file of `[[config]]` tables
+                  encoder_weights:str|None=None, # `encoder_weights` of the configs that set none (not the article pipeline)
+                 ) -> dict:
+    "The ablation spec of a TOML file (`ablate.load_configs`), every config checked against the registries and patch size"
     from seg_imbalance.ablate import load_configs
     from seg_imbalance.experiments import check_config, CONFIG_KEYS
     spec = load_configs(config, allowed_keys=CONFIG_KEYS)
-    for c in spec['configs']: check_config(c)
+    if encoder_weights is not None:
+        spec['configs'] = [c if 'encoder_weights' in c or c.get('pipeline') == 'article' else
+                           {**c, 'encoder_weights': encoder_weights} for c in spec['configs']]
+    for c in spec['configs']: check_config(c, int(spec.get('data', {}).get('size', 128))) # `experiments.load_data`'s default
     return spec
 
 # %% ../nbs/13_cli.ipynb #c021
 def run_ablate(config:str|Path, out:str|Path='ablate_out', jobs:int=1, baseline:str|None=None,
                progress:bool=True, shard:str|None=None, # 'i/n': run only this machine's share of the grid
+               encoder_weights:str|None=None, # `encoder_weights` of the configs that set none (`load_ablation`)
               ) -> dict:
     "Run (or resume) the ablation of a TOML file; the records, summary, warnings and paths written into `out`"
     from seg_imbalance.ablate import ablate
     from seg_imbalance.experiments import run_one
-    spec = load_ablation(config)
+    spec = load_ablation(config, encoder_weights)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     recs = ablate(**spec, run_fn=run_one, results=out/'results.jsonl', jobs=jobs, progress=progress, shard=shard,
                   history=out/'history')
@@ -387,8 +403,9 @@ def _cmd_ablate(a) -> int:
     if a.merge is None and a.config is None: raise SystemExit("seg-imbalance ablate: give a TOML config file (or --merge DIR ...)")
     if a.merge and a.shard: raise SystemExit("seg-imbalance ablate: --shard runs a share of a grid, --merge joins shards: "
                                              "give one of them")
+    if a.merge and a.encoder_weights: raise SystemExit("seg-imbalance ablate: --encoder-weights is for runs; --merge trains nothing")
     try: res = (merge_ablation(a.merge, a.out, a.config, a.baseline) if a.merge else
-                run_ablate(a.config, a.out, a.jobs, a.baseline, shard=a.shard))
+                run_ablate(a.config, a.out, a.jobs, a.baseline, shard=a.shard, encoder_weights=a.encoder_weights))
     except ValueError as e: raise SystemExit(f"seg-imbalance ablate: {e}")
     print((res['out']/'summary.md').read_text())
     print('\n'.join(res['warnings']) + '\n')

@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_crop.ipynb #c003
 from __future__ import annotations
+import warnings
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .io import SceneSet
@@ -73,6 +74,20 @@ def _targets(table:pd.DataFrame, targets, min_frac) -> tuple[list[int], np.ndarr
     if not ((fr >= 0) & (fr <= 1)).all(): raise ValueError(f"min_frac must be in [0, 1], got {min_frac}")
     return idx, fr
 
+# %% ../nbs/03_crop.ipynb #c023b
+def _target_hits(counts:np.ndarray, idx:list[int], fr:np.ndarray, names:list) -> tuple[np.ndarray, np.ndarray]:
+    "Per patch and target whether it is a positive, and the `min_frac` used: a target no patch reaches, any pixel of it"
+    have, share = counts[:, idx] > 0, class_ratios(counts)[:, idx]
+    if not have.any(): raise ValueError(f"no patch holds a pixel of the targets {names}: nothing to select patches for")
+    hit = have & (share >= fr)
+    short, absent = have.any(0) & ~hit.any(0), ~have.any(0)
+    said = [f"no patch reaches min_frac={fr[j]:g} for {names[j]!r} (its largest share is {share[:, j].max():.3g}): "
+            f"the {int(have[:, j].sum())} patches holding any of it are kept" for j in np.flatnonzero(short)]
+    said += [f"{names[j]!r} has no pixel in any patch: skipped" for j in np.flatnonzero(absent)]
+    if said: warnings.warn('guided_select: ' + '; '.join(said), stacklevel=3)
+    hit[:, short] = have[:, short]
+    return hit, np.where(short, 0., fr)
+
 # %% ../nbs/03_crop.ipynb #c024
 def guided_select(table:pd.DataFrame, # patch table (see `tile`)
                   targets, # class code names or indices to keep patches for
@@ -80,22 +95,19 @@ def guided_select(table:pd.DataFrame, # patch table (see `tile`)
                   neg_frac:float=0.1, # share of the result drawn from the other patches
                   seed:int|np.random.Generator=0, # for the draw of negatives
                  ) -> pd.DataFrame:
-    "The patches where a target class reaches `min_frac`, plus negatives making up `neg_frac` of the result"
+    "The patches where a target class reaches `min_frac` (any pixel of one no patch reaches), plus `neg_frac` negatives"
     if len(table) == 0: raise ValueError("the patch table is empty: nothing to select from")
     if not 0 <= neg_frac < 1: raise ValueError(f"neg_frac must be in [0, 1), got {neg_frac}")
     idx, fr = _targets(table, targets, min_frac)
-    counts = table_counts(table)
-    share = class_ratios(counts)[:, idx]
-    pos = ((counts[:, idx] > 0) & (share >= fr)).any(1)
-    if not pos.any():
-        raise ValueError(f"no patch reaches min_frac for {targets}: the largest shares are "
-                         f"{np.round(share.max(0), 4).tolist()}")
+    counts, names = table_counts(table), [count_columns(table)[i] for i in idx]
+    hit, used = _target_hits(counts, idx, fr, names)
+    pos = hit.any(1)
     pool = np.flatnonzero(~pos & (counts.sum(1) > 0))
     n_neg = min(len(pool), int(round(pos.sum() * neg_frac / (1 - neg_frac))))
     neg = np.random.default_rng(seed).choice(pool, n_neg, replace=False)
     out = table.iloc[np.sort(np.concatenate([np.flatnonzero(pos), neg]))].copy()
-    sel = dict(targets=[count_columns(table)[i] for i in idx], min_frac=fr.tolist(), neg_frac=neg_frac,
-               n_pos=int(pos.sum()), n_neg=n_neg, n_before=len(table))
+    sel = dict(targets=names, min_frac=used.tolist(), fallback=[n for n, a, u in zip(names, fr, used) if u < a],
+               neg_frac=neg_frac, n_pos=int(pos.sum()), n_neg=n_neg, n_before=len(table))
     out.attrs = {**table.attrs, 'selection': sel}
     return out
 

@@ -12,7 +12,7 @@ from .table import table_counts, table_classes
 from .crop import tile
 from .data import valid_scene_ids
 from .seginfo import SegInfo
-from .models import IMAGENET_STATS
+from .models import IMAGENET_STATS, check_patch_size
 from .interpret import evaluate_scenes
 from .recipe import Recipe, RECIPE_KEYS, RECIPE_RENAMED, get_recipe, recipe_rare
 from .fit import scene_record, run_recipe
@@ -156,8 +156,10 @@ def run_one(config:dict, # a recipe (`base` or the fields of `Recipe`) plus `nam
     return rec
 
 # %% ../nbs/11e_experiments.ipynb #ex15
-def check_config(config:dict) -> dict:
-    "`config` when its keys are `CONFIG_KEYS` and its recipe values are in the registries, else `ValueError`"
+def check_config(config:dict, # an ablation config: `name` plus `CONFIG_KEYS`
+                 size:int|None=None, # the patch side of the ablation's data: the config's arch must take it
+                ) -> dict:
+    "`config` when its keys are `CONFIG_KEYS`, its recipe values are in the registries and its arch takes `size`"
     bad = [k for k in config if k not in ('name', *CONFIG_KEYS)]
     if bad: raise ValueError(f"config {config.get('name')!r}: unknown key {bad[0]!r}; the keys are {', '.join(CONFIG_KEYS)}")
     if config.get('pipeline') == 'article':
@@ -167,4 +169,8 @@ def check_config(config:dict) -> dict:
     cfg = {k: v for k, v in config.items() if k not in ARTICLE_KEYS or k in RECIPE_KEYS}
     if 'recipe' in cfg: cfg['base'] = cfg.pop('recipe')
     if cfg.get('base') == 'auto': cfg.pop('base')
-    get_recipe(cfg); return config
+    r = get_recipe(cfg)
+    if size is not None:
+        try: check_patch_size(r.arch, size)
+        except ValueError as e: raise ValueError(f"config {config.get('name')!r}: {e}") from None
+    return config

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_models.ipynb #c003
 from __future__ import annotations
-import contextlib, functools, json
+import contextlib, functools, inspect, json
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 import segmentation_models_pytorch as smp
@@ -17,10 +17,10 @@ from .registry import Registry
 from .checks import renamed
 
 # %% auto #0
-__all__ = ['ARCHS', 'IMAGENET_STATS', 'AUX_ARCHS', 'PRECISIONS', 'band_sources', 'adapt_first_conv', 'load_encoder_weights',
-           'resolve_encoder_weights', 'encoder_norm_stats', 'DilatedContext', 'add_context', 'AuxHeads',
-           'add_aux_heads', 'seg_model', 'AuxLoss', 'AuxOutputCallback', 'smp_splitter', 'autocast_ctx',
-           'AutocastCallback', 'cpu_bf16_native', 'default_precision']
+__all__ = ['ARCHS', 'IMAGENET_STATS', 'AUX_ARCHS', 'ARCH_MIN_SIZE', 'PRECISIONS', 'band_sources', 'adapt_first_conv',
+           'load_encoder_weights', 'resolve_encoder_weights', 'encoder_norm_stats', 'DilatedContext', 'add_context',
+           'AuxHeads', 'add_aux_heads', 'seg_model', 'check_patch_size', 'AuxLoss', 'AuxOutputCallback', 'smp_splitter',
+           'autocast_ctx', 'AutocastCallback', 'cpu_bf16_native', 'default_precision']
 
 # %% ../nbs/08_models.ipynb #c005
 ARCHS = Registry('arch') # the SMP architectures `seg_model` builds: name -> the `smp` class name
@@ -262,6 +262,32 @@ def seg_model(n_classes:int, # output channels (one logit per class)
     if context == 'dilated': add_context(model, dilations)
     if aux: add_aux_heads(model, arch, aux, n_classes, in_channels)
     return model
+
+# %% ../nbs/08_models.ipynb #ps02
+ARCH_MIN_SIZE = {'PAN': 128} # smallest patch side beyond divisibility: PAN halves its 1/16 map three more times
+
+def _size_rule(arch:str, **model_kwargs) -> tuple[int, int]:
+    "`(smallest side, divisor)` of the patches SMP's `arch` takes at its default (or given) depth and output stride"
+    if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {list(ARCHS)}")
+    cls, keys = getattr(smp, ARCHS[arch]), ('encoder_depth', 'encoder_output_stride')
+    d = {**{k: v.default for k, v in inspect.signature(cls.__init__).parameters.items() if k in keys},
+         **{k: v for k, v in model_kwargs.items() if k in keys}}
+    stride = min(d.get('encoder_output_stride', 32), 2 ** d['encoder_depth']) # SMP's `encoder.output_stride`
+    div = stride if getattr(cls, 'requires_divisible_input_shape', True) else 1
+    return max(ARCH_MIN_SIZE.get(arch, 1), div), div
+
+# %% ../nbs/08_models.ipynb #ps03
+def check_patch_size(arch:str, # one of `ARCHS`
+                     size:int|tuple[int, int], # patch side, or `(height, width)`
+                     **model_kwargs, # `seg_model`'s: an `encoder_depth` or `encoder_output_stride` of their own
+                    ) -> int|tuple[int, int]:
+    "`size` when `arch` takes patches of that size, else `ValueError` naming the arch, the size and what it needs"
+    low, div = _size_rule(arch, **model_kwargs)
+    hw = tuple(int(s) for s in size) if isinstance(size, (tuple, list)) else (int(size),) * 2
+    if min(hw) < low or any(s % div for s in hw):
+        need = f"at least {low} px" + (f" with sides divisible by {div}" if div > 1 else '')
+        raise ValueError(f"arch {arch!r} needs patches of {need}, got {'×'.join(map(str, hw))} px")
+    return size
 
 # %% ../nbs/08_models.ipynb #m051
 class AuxLoss(nn.Module):

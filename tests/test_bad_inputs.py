@@ -102,3 +102,18 @@ def test_step_budget_below_one(demo, kw):
     scenes, t = demo
     with pytest.raises(ValueError, match=r"(steps|bs) must be an integer >= 1"):
         fit_recipe('baseline', scenes, t, [2], **{'steps': 1, 'bs': 2, **kw}, quiet=True)
+
+def test_patch_size_the_arch_cannot_take(demo, tmp_path):
+    "PAN on 32 px patches: a ValueError naming the arch, the size and the minimum before training (fit, train, ablate)"
+    from seg_imbalance.cli import main
+    from seg_imbalance.io import save_scene_folder
+    scenes, table = demo
+    msg = r"arch 'PAN' needs patches of at least 128 px with sides divisible by 16, got 32×32 px"
+    with pytest.raises(ValueError, match=msg): fit_recipe(get_recipe(arch='PAN'), scenes, table, [2], steps=1, bs=2, quiet=True)
+    save_scene_folder(scenes, tmp_path/'scenes'); (tmp_path/'pan.toml').write_text('arch = "PAN"\n')
+    with pytest.raises(SystemExit, match=msg):
+        main(['train', str(tmp_path/'scenes'), '--recipe', str(tmp_path/'pan.toml'), '--size', '32', '--steps', '1',
+              '--holdback', '0', '--out', str(tmp_path/'out')])
+    (tmp_path/'grid.toml').write_text('[data]\nsource = "demo"\nsize = 32\n[[config]]\nname = "pan"\narch = "PAN"\n')
+    with pytest.raises(SystemExit, match="config 'pan': " + msg): main(['ablate', str(tmp_path/'grid.toml'), '--out', str(tmp_path/'ab')])
+    assert not (tmp_path/'out'/'checkpoint.pth').exists() and not (tmp_path/'ab'/'results.jsonl').exists()

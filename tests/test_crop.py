@@ -1,4 +1,5 @@
 "Tests of seg_imbalance.crop: the patch table against cut-out windows, guided selection, rare-class-centred crops."
+import warnings
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from hypothesis import given, settings, strategies as st
@@ -96,11 +97,15 @@ def test_guided_select_properties(demo_table, targets, min_frac, neg_frac, seed)
     idx = [cols.index(c) if isinstance(c, str) else c for c in targets]
     c = table_counts(t)
     share = c[:, idx] / np.maximum(c.sum(1, keepdims=True), 1)
-    pos = ((c[:, idx] > 0) & (share >= min_frac)).any(1)
-    if not pos.any():
-        with pytest.raises(ValueError, match='no patch reaches min_frac'): guided_select(t, targets, min_frac, neg_frac, seed)
-        return
-    sel = guided_select(t, targets, min_frac, neg_frac, seed)
+    have = c[:, idx] > 0
+    hit = have & (share >= min_frac)
+    short = have.any(0) & ~hit.any(0)                          # targets no patch reaches: any pixel of them counts
+    hit[:, short] = have[:, short]
+    pos = hit.any(1)
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter('always')
+        sel = guided_select(t, targets, min_frac, neg_frac, seed)
+    assert len(ws) == int(short.any()) and all(f"for {cols[idx[j]]!r}" in str(ws[0].message) for j in np.flatnonzero(short))
     kept = t.index.isin(sel.index)
     assert kept[pos].all()                                      # every positive is kept
     n_neg = int((kept & ~pos).sum())
@@ -108,7 +113,9 @@ def test_guided_select_properties(demo_table, targets, min_frac, neg_frac, seed)
     assert n_neg == want == sel.attrs['selection']['n_neg']
     assert sel.index.is_monotonic_increasing and sel.attrs['codes'] == cols
     pd.testing.assert_frame_equal(sel, t.loc[sel.index])
-    pd.testing.assert_frame_equal(sel, guided_select(t, targets, min_frac, neg_frac, seed))   # seeded
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        pd.testing.assert_frame_equal(sel, guided_select(t, targets, min_frac, neg_frac, seed))   # seeded
 
 def test_guided_select_negatives_share_and_randomness(demo_table):
     a = guided_select(demo_table, ['car'], 0.005, 0.3, seed=0)
@@ -132,7 +139,6 @@ def test_guided_select_never_keeps_all_ignore_patches():
     (dict(targets='car', neg_frac=-0.1), 'neg_frac must be in [0, 1)'),
     (dict(targets='car', min_frac=1.5), 'min_frac must be in [0, 1]'),
     (dict(targets='car', min_frac={'road': 0.1}), 'min_frac names classes that are not targets'),
-    (dict(targets='car', min_frac=0.9), 'no patch reaches min_frac'),
 ])
 def test_guided_select_bad_input(demo_table, kw, msg):
     with pytest.raises(ValueError) as e: guided_select(demo_table, **kw)
@@ -142,6 +148,29 @@ def test_guided_select_empty_table_and_ignore_target(demo_table):
     with pytest.raises(ValueError, match='the patch table is empty'): guided_select(demo_table.iloc[:0], 'car')
     t = demo_table.copy(); t.attrs = {**demo_table.attrs, 'ignore_index': 5}
     with pytest.raises(ValueError, match='is the ignore index'): guided_select(t, 'car')
+
+def test_guided_select_falls_back_for_a_scarce_target():
+    "Tiny synthetic scenes where no 64 px patch holds 1 % of car: the patches holding any car are kept, with a warning"
+    t = tile(synth_sceneset(3, 128, seed=0), 64)
+    c = table_counts(t); car, share = c[:, count_columns(t).index('car')], c / c.sum(1, keepdims=True)
+    assert share[:, count_columns(t).index('car')].max() < 0.01 < share[:, count_columns(t).index('water')].max()
+    with pytest.warns(UserWarning, match=r"no patch reaches min_frac=0.01 for 'car' \(its largest share is 0.00"):
+        sel = guided_select(t, 'car', neg_frac=0)
+    assert sel.index.tolist() == np.flatnonzero(car > 0).tolist()
+    assert sel.attrs['selection']['fallback'] == ['car'] and sel.attrs['selection']['min_frac'] == [0.]
+    with pytest.warns(UserWarning) as ws: both = guided_select(t, ['water', 'car'], neg_frac=0)
+    water = guided_select(t, 'water', neg_frac=0)                               # water reaches 1 %: no fallback for it
+    assert set(both.index) == set(water.index) | set(np.flatnonzero(car > 0)) and len(ws) == 1
+    assert both.attrs['selection']['fallback'] == ['car'] and both.attrs['selection']['min_frac'] == [0.01, 0.]
+
+def test_guided_select_absent_target():
+    "A target with no pixel anywhere: skipped with a warning beside others, an error alone"
+    t = tile(synth_sceneset(3, 128, seed=0), 64)
+    t = t[t.car == 0]
+    with pytest.warns(UserWarning, match="'car' has no pixel in any patch: skipped"):
+        sel = guided_select(t, ['water', 'car'], neg_frac=0)
+    assert sel.index.equals(guided_select(t, 'water', neg_frac=0).index) and sel.attrs['selection']['fallback'] == []
+    with pytest.raises(ValueError, match=r"no patch holds a pixel of the targets \['car'\]"): guided_select(t, 'car')
 
 def test_presence_change(demo_table):
     sel = guided_select(demo_table, ['water'], 0.01, 0.2, seed=0)

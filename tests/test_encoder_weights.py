@@ -85,6 +85,55 @@ def test_encoder_weights_option_reaches_the_recipe(geo, monkeypatch, tmp_path):
               '--encoder-weights', str(w), '--out', str(tmp_path/'o')])
     assert seen['r'].encoder_weights == str(w)
 
+def test_search_gives_every_candidate_the_weights(geo):
+    "`search_recipe(encoder_weights=...)`: every candidate trains with them (fake training, as in `nbs/11d_choose`)"
+    from types import SimpleNamespace
+    import pandas as pd
+    from seg_imbalance.synth import synth_sceneset
+    from seg_imbalance.choose import search_recipe
+    w, ss = str(geo[1]), synth_sceneset(6, 128, seed=0)
+    table = tile(ss, 32); seen = []
+    hb = SimpleNamespace(train=np.flatnonzero(~table.scene.isin([4, 5]).to_numpy()), scenes=[4])
+    def fit(r, n): seen.append(r); return SimpleNamespace(recipe=r, train_iter=n, seg_info=SimpleNamespace(recipe=None))
+    def evaluate(l): return pd.DataFrame({'pixels %': 10., 'IoU': 0.5}, index=pd.Index(ss.codes, name='class'))
+    learn = search_recipe(ss, table, [5], steps=240, bs=4, holdback=hb, encoder_weights=w, _fit=fit,
+                          _continue=lambda l, n: n, _evaluate=evaluate)
+    assert sorted(r.name for r in seen) == ['baseline', 'dice-focal', 'recommended', 'tversky']
+    assert {r.encoder_weights for r in seen} == {w} and learn.recipe.encoder_weights == w
+    seen.clear(); search_recipe(ss, table, [5], steps=240, bs=4, holdback=hb, _fit=fit, _continue=lambda l, n: n, _evaluate=evaluate)
+    assert {r.encoder_weights for r in seen} == {None}
+
+def test_encoder_weights_option_of_search_demo_and_ablate(geo, monkeypatch, tmp_path):
+    "`train --recipe search`, `demo` and `ablate` take `--encoder-weights` and pass it on (training stopped before it starts)"
+    import seg_imbalance.fit as fit, seg_imbalance.choose as choose, seg_imbalance.ablate as ablate
+    from seg_imbalance.cli import main
+    f, w, sd = geo
+    seen = {}
+    def stop(key):
+        def f(*a, **k): seen[key] = (a, k); raise ValueError('stopped')
+        return f
+    monkeypatch.setattr(choose, 'search_recipe', stop('search'))
+    with pytest.raises(SystemExit, match='stopped'):
+        main(['train', str(f), '--recipe', 'search', '--size', '32', '--steps', '40', '--encoder-weights', str(w),
+              '--out', str(tmp_path/'t')])
+    assert seen['search'][1]['encoder_weights'] == str(w)
+    monkeypatch.setattr(fit, 'run_recipe', stop('demo'))
+    with pytest.raises(SystemExit, match='stopped'):
+        main(['demo', '--scenes', '4', '--scene-size', '128', '--steps', '1', '--encoder-weights', str(w), '--out', str(tmp_path/'d')])
+    assert seen['demo'][0][0].encoder_weights == str(w)
+    with pytest.raises(SystemExit, match='does not exist'):
+        main(['demo', '--scenes', '4', '--scene-size', '128', '--encoder-weights', str(tmp_path/'no.pth'), '--out', str(tmp_path/'d')])
+    own = tmp_path/'own.pth'; own.write_bytes(w.read_bytes())
+    (tmp_path/'grid.toml').write_text(f'[data]\nsource = "demo"\nsize = 32\n[[config]]\nname = "plain"\n[[config]]\n'
+                                      f'name = "own"\nencoder_weights = "{own}"\n[[config]]\nname = "art"\npipeline = "article"\n')
+    monkeypatch.setattr(ablate, 'ablate', stop('ablate'))
+    with pytest.raises(SystemExit, match='stopped'):
+        main(['ablate', str(tmp_path/'grid.toml'), '--encoder-weights', str(w), '--out', str(tmp_path/'a')])
+    got = {c['name']: c.get('encoder_weights') for c in seen['ablate'][1]['configs']}
+    assert got == {'plain': str(w), 'own': str(own), 'art': None}
+    with pytest.raises(SystemExit, match='--merge trains nothing'):
+        main(['ablate', '--merge', str(tmp_path/'a'), '--encoder-weights', str(w)])
+
 def test_named_weights_not_in_the_cache(geo, monkeypatch, tmp_path):
     "Named weights are never downloaded: the error says where to put the file"
     from seg_imbalance.cli import main

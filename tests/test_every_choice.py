@@ -46,3 +46,12 @@ def test_every_choice_trains(demo, field, value):
     assert learn.steps == 1
     loss = float(learn.recorder.losses[-1])
     assert math.isfinite(loss), f"{field}={value!r}: loss {loss}"
+
+def test_guided_recipe_with_a_class_too_scarce_for_min_frac_trains(demo):
+    "No 64 px patch here holds 1 % of car (guided selection's `min_frac`): the patches holding any car train, with a warning"
+    ss, table = demo[SIZE]
+    r = get_recipe('baseline', encoder=ENCODER, guided=True, rare=('car',))
+    torch.set_num_threads(1)
+    with pytest.warns(UserWarning, match="no patch reaches min_frac=0.01 for 'car'"):
+        learn = fit_recipe(r, ss, table, [2], steps=1, bs=2, seed=0, quiet=True)
+    assert learn.steps == 1 and math.isfinite(float(learn.recorder.losses[-1]))

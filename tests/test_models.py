@@ -5,7 +5,7 @@ import pytest, torch
 from torch import nn
 from seg_imbalance.models import (ARCHS, AUX_ARCHS, seg_model, AuxLoss, AuxOutputCallback, AutocastCallback,
                                   autocast_ctx, smp_splitter, adapt_first_conv, load_encoder_weights,
-                                  resolve_encoder_weights, encoder_norm_stats, band_sources)
+                                  resolve_encoder_weights, encoder_norm_stats, band_sources, check_patch_size)
 import seg_imbalance.models as models
 from seg_imbalance.losses import WeightedCrossEntropy, FocalLoss, DiceLoss, ComboLoss
 
@@ -134,6 +134,25 @@ def test_bad_auxloss_and_precision():
     with pytest.raises(ValueError, match="precision must be one of"): autocast_ctx('cpu', 'float16')
     with pytest.raises(ValueError, match="'fp16' is for CUDA"): autocast_ctx('cpu', 'fp16')
     with pytest.raises(ValueError, match="'bf16' only"): AutocastCallback('fp16')
+
+
+@pytest.mark.parametrize('arch', list(ARCHS))
+def test_check_patch_size_agrees_with_the_model(arch):
+    "Each arch runs at the smallest side `check_patch_size` accepts and fails where it refuses (too small, not divisible)"
+    low, div = models._size_rule(arch)
+    m = seg_model(N_CLASSES, arch).eval()
+    def runs(s):
+        try:
+            with torch.no_grad(): m(torch.zeros(1, 3, s, s))
+            return True
+        except RuntimeError: return False
+    sizes = {low, low + div, *([low - div] if low - div > 0 else []), *([low + div // 2] if div > 1 else [])}
+    for s in sorted(sizes):
+        ok = runs(s)
+        assert ok == (s >= low and s % div == 0), f"{arch} at {s} px: runs={ok}, rule (>= {low}, /{div})"
+        if not ok:
+            with pytest.raises(ValueError, match=f"arch '{arch}' needs patches of at least {low} px"): check_patch_size(arch, s)
+        else: assert check_patch_size(arch, s) == s
 
 
 @pytest.mark.parametrize('arch', ['Unet', 'UnetPlusPlus'])
