@@ -246,7 +246,8 @@ def main():
     if not a.table:
         environment() # the commit of the code this process imports
         if a.data != 'demo' and not Path(spec['data']['source']).exists(): sys.exit(f"{spec['data']['source']} not found")
-        have = {(r['config'], r['seed'], r['steps_asked']) for r in recs if r['data'] == a.data}
+        commit = environment()['commit'] # runs of another commit do not pair with this one: run them again
+        have = {(r['config'], r['seed'], r['steps_asked']) for r in recs if r['data'] == a.data and r['commit'] == commit}
         todo = ([(c, s) for s in a.seeds for c in a.configs] if a.seed_major else
                 [(c, s) for c in a.configs for s in a.seeds])
         for c, s in todo:
@@ -256,6 +257,7 @@ def main():
             with open(out, 'a') as f: f.write(json.dumps(rec) + '\n')
             recs.append(rec)
             print(f"{c} seed {s}: mIoU {rec['miou']:.3f} rare {rec['rare_miou']:.3f} ({time.time() - t0:.0f} s)", flush=True)
-    print(table([r for r in recs if r['steps_asked'] == spec['steps']], a.data))
+    mine = (lambda r: True) if a.table else (lambda r: r['commit'] == environment()['commit']) # a run: its commit's table
+    print(table([r for r in recs if r['steps_asked'] == spec['steps'] and mine(r)], a.data))
 
 if __name__ == '__main__': main()

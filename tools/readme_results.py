@@ -67,36 +67,61 @@ def _ms(v:list) -> str:
 def _md(cols:list, rows:list) -> str:
     return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
 
+def _parity_verdict(by:dict) -> str:
+    "Whether parity holds on the newest commit that ran both `toolkit` and `plain` (toolkit mean >= plain mean - 1 std)"
+    import numpy as np
+    both = [c for (n, c) in by if n == 'toolkit' and ('plain', c) in by]
+    if not both: return ''
+    c = max(both, key=lambda c: max(r['timestamp'] for r in by[('toolkit', c)] + by[('plain', c)]))
+    t, p = (np.array([r['miou'] for r in by[(n, c)]]) for n in ('toolkit', 'plain'))
+    sd = p.std(ddof=1) if len(p) > 1 else float('nan')
+    if len(p) < 2: return f"Parity at commit {c}: one plain seed only, no std yet."
+    return (f"Parity at commit {c} (toolkit ≥ plain − 1 std, {len(t)} and {len(p)} seeds): {t.mean():.3f} against "
+            f"{p.mean() - sd:.3f} → {'holds' if t.mean() >= p.mean() - sd else 'does not hold'}.")
+
 def parity_section() -> list[str]:
     out = []
     for data, what in (('demo', 'the 12 demo scenes, 64 px patches'), ('camvid', 'CamVid, 128 px patches, the 101 whole val frames')):
         recs = _jsonl(root/f'nbs/results/parity_{data}.jsonl')
         if not recs: continue
         by = {}
-        for r in recs: by.setdefault(r['config'], []).append(r)
-        rows = [[f"`{c}`", ', '.join(str(r['seed']) for r in rs), _ms([r['miou'] for r in rs]), _ms([r['rare_miou'] for r in rs]),
-                 ', '.join(sorted({str(r['commit'])[:7] for r in rs})), '; '.join(sorted({r['device'] for r in rs}))] for c, rs in by.items()]
+        for r in recs: by.setdefault((r['config'], str(r['commit'])[:7]), []).append(r)
+        rows = [[f"`{n}`", ', '.join(str(r['seed']) for r in rs), _ms([r['miou'] for r in rs]), _ms([r['rare_miou'] for r in rs]),
+                 c, '; '.join(sorted({r['device'] for r in rs}))] for (n, c), rs in by.items()]
         out += [f"**{data}** ({what}; {recs[0]['steps_asked']} steps, batch {recs[0]['bs']}):", '',
                 _md(['config', 'seeds', 'mIoU', 'rare mIoU', 'commit', 'device'], rows), '']
+        out += [_parity_verdict(by), ''] if _parity_verdict(by) else []
     if not out: return []
     return ['### The base path against a plain PyTorch + SMP loop (parity)', '',
             "`toolkit` is the `baseline` recipe through `fit_recipe`; `plain` is a PyTorch loop written in the benchmark (same "
             "windows, SMP Unet, Adam 1e-3, flips); `tk-*` change one thing of the toolkit side. Every model is scored by "
             "`evaluate_scenes` on whole scenes. Command: `python benchmarks/parity.py --data demo|camvid --configs ...` "
-            "(results `nbs/results/parity_*.jsonl`, one line a run with its commit and device). Runs differ in commit where "
-            "the library changed between them (the column says which); CamVid runs are unfinished (CPU only this session).", ''] + out
+            "(results `nbs/results/parity_*.jsonl`, one line a run with its commit and device). A row is one config at one "
+            "commit: runs of different commits are never averaged together, and only rows of one commit pair honestly.", ''] + out
+
+SEARCH_FILES = (('search_demo.jsonl', 'pilots: ½ of the budget, scored by raw argmax'),
+                ('search_demo_v2.jsonl', 'pilots: 0.3 of the budget, scored after calibration'))
 
 def search_section() -> list[str]:
-    recs = _jsonl(root/'nbs/results/search_demo.jsonl')
-    if not recs: return []
-    rows = [[f"`{r['name']}`", r['seed'], r['recipe'], f"{r['steps']} of {r['budget']}", f"{r['miou']:.3f}", f"{r['rare_miou']:.3f}",
-             str(r.get('commit'))[:7], r.get('device')] for r in recs]
+    import numpy as np
+    rows, notes = [], []
+    for f, how in SEARCH_FILES:
+        recs = _jsonl(root/'nbs/results'/f)
+        rows += [[f"`{r['name']}`", r['seed'], r['recipe'], f"{r['steps']} of {r['budget']}", f"{r['miou']:.3f}",
+                  f"{r['rare_miou']:.3f}", how if r['name'] == 'search' else '', str(r.get('commit'))[:7], r.get('device')] for r in recs]
+        by = {n: {r['seed']: r['rare_miou'] for r in recs if r['name'] == n} for n in ('search', 'auto')}
+        paired = [by['search'][k] - by['auto'][k] for k in by['search'] if k in by['auto']]
+        if paired: notes.append(f"`{f}` ({how}): search minus auto, rare mIoU, paired by seed: {_ms(paired)} "
+                                f"({sum(d > 0 for d in paired)} of {len(paired)} seeds better).")
+    if not rows: return []
     return ['### Measured recipe choice on the demo scenes (`train --recipe search`)', '',
             "`seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S` for R in search, baseline, auto: the "
             "same held-back scenes, the same training rows, scored on the same whole evaluation scenes. Command: "
-            "`python benchmarks/search_demo.py --run` (results `nbs/results/search_demo.jsonl`). The search spends part of "
+            "`python benchmarks/search_demo.py --run` (results `nbs/results/search_demo.jsonl`, and `search_demo_v2.jsonl` "
+            "for the calibrated pilots: `--out nbs/results/search_demo_v2.jsonl`). The search spends part of "
             "the budget on the pilots of the losers, so its winner trains fewer steps.", '',
-            _md(['run', 'seed', 'recipe trained', 'its steps', 'mIoU', 'rare mIoU', 'commit', 'device'], rows), '']
+            _md(['run', 'seed', 'recipe trained', 'its steps', 'mIoU', 'rare mIoU', 'search', 'commit', 'device'], rows), '',
+            *notes, '']
 
 def demo_seeds_section() -> list[str]:
     recs = _jsonl(root/'nbs/results/demo_seeds.jsonl')
