@@ -94,8 +94,8 @@ def search_candidates(rec:Recipe, # the recommended recipe (`recommend`): its ra
 # %% ../nbs/11d_choose.ipynb #ch16
 def halving_plan(n:int, # candidates
                  steps:int, # the whole budget in optimiser steps
-                 pilot_share:float=0.3, # share of the budget the halving rounds may spend
-                 min_pilot:int=8, # fewer rounds rather than pilot rounds shorter than this (one round at least)
+                 pilot_share:float=0.5, # share of the budget the halving rounds may spend
+                 min_pilot:int=20, # fewer rounds rather than pilot rounds shorter than this (one round at least)
                 ) -> tuple[int, list[int]]:
     "`(p, sizes)`: steps of each pilot round and the candidates in each round, halving (rounded up); the last round picks one"
     if not 0 < pilot_share <= 1: raise ValueError(f"pilot_share must be in (0, 1], got {pilot_share}")
@@ -217,7 +217,7 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
                   bs:int=16, seed:int=0,
                   candidates=None, # names of `SEARCH_CANDIDATES` or `Recipe`s; default `DEFAULT_CANDIDATES`
                   holdback=0.15, # share of the training side held back (`data.holdback`), or a `HeldBack`
-                  pilot_share:float=0.3, min_pilot:int=8, tol:float=0.02, # see `halving_plan`, `select_round`
+                  pilot_share:float=0.5, min_pilot:int=20, tol:float=0.02, # see `halving_plan`, `select_round`
                   calibrated:bool=True, # score each pilot after fitting its per-class biases on the held-back part
                   encoder:str='resnet18', # every candidate's encoder
                   encoder_weights=None, # every candidate's pretrained encoder weights (`Recipe.encoder_weights`)
