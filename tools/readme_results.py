@@ -100,28 +100,39 @@ def parity_section() -> list[str]:
             "commit: runs of different commits are never averaged together, and only rows of one commit pair honestly.", ''] + out
 
 SEARCH_FILES = (('search_demo.jsonl', 'pilots: ½ of the budget, scored by raw argmax'),
-                ('search_demo_v2.jsonl', 'pilots: 0.3 of the budget, scored after calibration'))
+                ('search_demo_v2.jsonl', 'pilots: 0.3 of the budget, scored after calibration'),
+                ('search_demo_v3.jsonl', 'pilots: ½ of the budget (at least 20 steps), scored after calibration'))
+
+def _search_note(f:str, how:str, recs:list, autos:list) -> str:
+    "Search minus auto (rare mIoU) paired by seed: the file's own auto runs, else the newest other file's (commits named)"
+    own = [r for r in recs if r['name'] == 'auto']
+    auto = {r['seed']: r for r in (own or autos)}
+    pairs = [(r, auto[r['seed']]) for r in recs if r['name'] == 'search' and r['seed'] in auto]
+    if not pairs: return ''
+    d = [s['rare_miou'] - a['rare_miou'] for s, a in pairs]
+    where = '' if own else (f" (auto from commit {', '.join(sorted({str(a['commit'])[:7] for _, a in pairs}))}, search from "
+                            f"{', '.join(sorted({str(s['commit'])[:7] for s, _ in pairs}))}: the two differ only in the search's code)")
+    return (f"`{f}` ({how}): search minus auto, rare mIoU, paired by seed{where}: {_ms(d)} "
+            f"({sum(x > 0 for x in d)} of {len(d)} seeds better).")
 
 def search_section() -> list[str]:
-    import numpy as np
-    rows, notes = [], []
+    rows, notes, autos = [], [], []
     for f, how in SEARCH_FILES:
         recs = _jsonl(root/'nbs/results'/f)
         rows += [[f"`{r['name']}`", r['seed'], r['recipe'], f"{r['steps']} of {r['budget']}", f"{r['miou']:.3f}",
                   f"{r['rare_miou']:.3f}", how if r['name'] == 'search' else '', str(r.get('commit'))[:7], r.get('device')] for r in recs]
-        by = {n: {r['seed']: r['rare_miou'] for r in recs if r['name'] == n} for n in ('search', 'auto')}
-        paired = [by['search'][k] - by['auto'][k] for k in by['search'] if k in by['auto']]
-        if paired: notes.append(f"`{f}` ({how}): search minus auto, rare mIoU, paired by seed: {_ms(paired)} "
-                                f"({sum(d > 0 for d in paired)} of {len(paired)} seeds better).")
+        n = _search_note(f, how, recs, autos)
+        notes += [n] if n else []
+        autos = [r for r in recs if r['name'] == 'auto'] or autos
     if not rows: return []
     return ['### Measured recipe choice on the demo scenes (`train --recipe search`)', '',
             "`seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S` for R in search, baseline, auto: the "
             "same held-back scenes, the same training rows, scored on the same whole evaluation scenes. Command: "
-            "`python benchmarks/search_demo.py --run` (results `nbs/results/search_demo.jsonl`, and `search_demo_v2.jsonl` "
-            "for the calibrated pilots: `--out nbs/results/search_demo_v2.jsonl`). The search spends part of "
-            "the budget on the pilots of the losers, so its winner trains fewer steps.", '',
+            "`python benchmarks/search_demo.py --run` (results `nbs/results/search_demo.jsonl`; later versions of the search: "
+            "`--out nbs/results/search_demo_v2.jsonl`, `_v3`, their pilot tables in `nbs/results/search_demo_v*/`). The search "
+            "spends part of the budget on the pilots of the losers, so its winner trains fewer steps.", '',
             _md(['run', 'seed', 'recipe trained', 'its steps', 'mIoU', 'rare mIoU', 'search', 'commit', 'device'], rows), '',
-            *notes, '']
+            *[x for n in notes for x in (n, '')]]
 
 def demo_seeds_section() -> list[str]:
     recs = _jsonl(root/'nbs/results/demo_seeds.jsonl')
