@@ -111,7 +111,9 @@ def _search_note(f:str, how:str, recs:list, autos:list) -> str:
     if not pairs: return ''
     d = [s['rare_miou'] - a['rare_miou'] for s, a in pairs]
     where = '' if own else (f" (auto from commit {', '.join(sorted({str(a['commit'])[:7] for _, a in pairs}))}, search from "
-                            f"{', '.join(sorted({str(s['commit'])[:7] for s, _ in pairs}))}: the two differ only in the search's code)")
+                            f"{', '.join(sorted({str(s['commit'])[:7] for s, _ in pairs}))}: between them the search's code changed, and fixes "
+                            "the demo's auto run does not reach — block-level holdback statistics, guided-crop fallback, "
+                            "patch-size check, encoder-weights flags; not one commit, so a weaker pairing)")
     return (f"`{f}` ({how}): search minus auto, rare mIoU, paired by seed{where}: {_ms(d)} "
             f"({sum(x > 0 for x in d)} of {len(d)} seeds better).")
 
