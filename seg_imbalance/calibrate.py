@@ -14,8 +14,8 @@ from .stitch import predict_scene, _info
 from .interpret import _scene_codes, _scene_idxs
 
 # %% auto #0
-__all__ = ['apply_biases', 'fit_class_biases', 'PixelSample', 'held_back_pixels', 'calibrate_learner', 'overcorrection',
-           'warn_overcorrection']
+__all__ = ['apply_biases', 'fit_class_biases', 'PixelSample', 'held_back_pixels', 'calibrate_learner', 'iou_floor',
+           'overcorrection', 'warn_overcorrection']
 
 # %% ../nbs/11b_calibrate.ipynb #c006
 def apply_biases(logits:torch.Tensor, # scores with classes along `axis`: (P, C), (N, C, H, W) or (C, H, W) with axis=0
@@ -85,17 +85,45 @@ def _candidate_ious(sk:torch.Tensor, top:tuple, k:int, cands:torch.Tensor, y:tor
     return iou[order.argsort()]
 
 # %% ../nbs/11b_calibrate.ipynb #c022
-def _best_bias(sk, top, k, y, w, iou0, keep, max_drop:float, grid:torch.Tensor, steps:int):
-    "The best admissible bias of class `k` (others fixed) and its mIoU, from `grid` refined `steps` times"
-    best, best_v, cands, h = None, -float('inf'), grid, float(grid[1] - grid[0]) if len(grid) > 1 else 1.
+def _key(iou:torch.Tensor, floor:torch.Tensor|None) -> tuple[torch.Tensor, torch.Tensor]:
+    "Shortfall below `floor` (0 where the floor is nan or absent) and mean IoU, over the last axis of `iou`"
+    sf = torch.zeros(iou.shape[:-1], dtype=iou.dtype) if floor is None else (floor - iou).clamp_min(0).nan_to_num(0.).sum(-1)
+    return sf, iou.mean(-1)
+
+def _better(key:tuple, cur:tuple, tol:float) -> bool:
+    "Whether `key` = (shortfall, mIoU) beats `cur`: less shortfall, or as little and more mIoU (each by more than `tol`)"
+    return key[0] < cur[0] - tol or (key[0] <= cur[0] + 1e-12 and key[1] > cur[1] + tol)
+
+def _best_bias(sk, top, k, y, w, iou0, keep, max_drop:float, grid:torch.Tensor, steps:int, floor=None):
+    "The best admissible bias of class `k` (others fixed) and its (shortfall, mIoU), from `grid` refined `steps` times"
+    best, best_key, cands, h = None, None, grid, float(grid[1] - grid[0]) if len(grid) > 1 else 1.
     for stage in range(steps + 1):
         iou = _candidate_ious(sk, top, k, cands, y, w, len(iou0))[:, keep]
-        v = torch.where((iou >= iou0[keep] - max_drop - 1e-12).all(1), iou.mean(1), torch.full_like(iou[:, 0], -float('inf')))
-        if not torch.isfinite(v.max()): return best, best_v
+        ok = (iou >= iou0[keep] - max_drop - 1e-12).all(1)
+        if not ok.any(): return best, best_key
+        sf, m = _key(iou, floor)
+        low = sf.masked_fill(~ok, float('inf')).min()
+        v = torch.where(ok & (sf <= low + 1e-12), m, torch.full_like(m, -float('inf')))
         tied = cands[v >= v.max() - 1e-12]  # the middle of the best values
-        best, best_v = float(tied[(len(tied) - 1) // 2]), float(v.max())
+        best, best_key = float(tied[(len(tied) - 1) // 2]), (float(low), float(v.max()))
         h /= 8; cands = best + h * torch.arange(-8, 9, dtype=torch.float32)
-    return best, best_v
+    return best, best_key
+
+# %% ../nbs/11b_calibrate.ipynb #c022f
+def _floor(floor, n:int) -> torch.Tensor|None:
+    "The per-class floor as float64 (n,), checked: IoU values in [0, 1] or nan"
+    if floor is None: return None
+    f = torch.as_tensor(np.asarray(floor, np.float64).reshape(-1))
+    if len(f) != n: raise ValueError(f"floor must hold one IoU per class ({n}), got {len(f)}")
+    if bool(((f < 0) | (f > 1)).any()): raise ValueError(f"floor values must be IoUs in [0, 1] (or nan), got {f.tolist()}")
+    return f
+
+def _floor_report(tab:pd.DataFrame, fl:torch.Tensor, n:int, ign) -> None:
+    "Add the floor column and the shortfall before/after (in `attrs`) to a `_fit_report` table"
+    tab.insert(1, 'floor', fl.numpy()[counted_classes(n, ign)])
+    for t in ('before', 'after'):
+        tab.attrs[f'shortfall {t}'] = float((tab['floor'] - tab[f'IoU {t}']).clip(lower=0).fillna(0).sum())
+
 
 # %% ../nbs/11b_calibrate.ipynb #c023
 def fit_class_biases(logits, # scores (P, C): logits or log-probabilities of the fitting pixels
@@ -107,27 +135,34 @@ def fit_class_biases(logits, # scores (P, C): logits or log-probabilities of the
                      grid=None, # absolute bias values tried first; default -4..4 by 1/8
                      steps:int=1, # finer grids around the best value (17 values, spacing / 8 each)
                      rounds:int=5, # passes over the classes at most
-                     tol:float=1e-6, # smallest mIoU gain that counts as a move
+                     tol:float=1e-6, # smallest mIoU gain (or shortfall cut) that counts as a move
                      codes:list[str]|None=None, # class names for the report
+                     floor=None, # (C,) IoU each class should keep (e.g. the baseline's on these pixels); nan: none
                     ) -> tuple[np.ndarray, pd.DataFrame]:
-    "Per-class biases maximising mIoU of `argmax(logits + biases)` on these pixels, and a per-class before/after table"
+    "Per-class biases maximising mIoU of `argmax(logits + biases)` on these pixels (after any shortfall below `floor`)"
     s, y, w = _fit_inputs(logits, labels, n_classes, ignore_index, weight)
     grid = torch.linspace(-4, 4, 65) if grid is None else torch.as_tensor(np.asarray(grid, np.float32)).sort().values
     true = torch.bincount(y, w, minlength=n_classes)
     keep = [c for c in counted_classes(n_classes, ignore_index) if true[c] > 0]
+    fl = _floor(floor, n_classes)
+    fk = None if fl is None else fl[keep]
     b, top, cols = torch.zeros(n_classes), _top2(s), s.t().contiguous()
-    cm0 = _wcm(top[1][:, 0], y, w, n_classes); iou0 = _rates(cm0)['IoU']; cur, moves = float(iou0[keep].mean()), 0
+    cm0 = _wcm(top[1][:, 0], y, w, n_classes); iou0 = _rates(cm0)['IoU']; cur, moves = _key(iou0[keep], fk), 0
+    cur = (float(cur[0]), float(cur[1]))
     for r in range(positive_int(rounds, 'rounds')):
         moved = False
         for k in keep:
-            v, val = _best_bias(cols[k], top, k, y, w, iou0, keep, max_drop, grid, steps)
-            if v is None or val <= cur + tol: continue
+            v, key = _best_bias(cols[k], top, k, y, w, iou0, keep, max_drop, grid, steps, fk)
+            if v is None or not _better(key, cur, tol): continue
             nb = b.clone(); nb[k] = v; ntop = _top2(s + nb)
-            iou = _rates(_wcm(ntop[1][:, 0], y, w, n_classes))['IoU']  # the exact check
-            if float(iou[keep].mean()) > cur + tol and bool((iou[keep] >= iou0[keep] - max_drop - 1e-12).all()):
-                b, top, cur, moves, moved = nb, ntop, float(iou[keep].mean()), moves + 1, True
+            iou = _rates(_wcm(ntop[1][:, 0], y, w, n_classes))['IoU'][keep]  # the exact check
+            key = tuple(float(x) for x in _key(iou, fk))
+            if _better(key, cur, tol) and bool((iou >= iou0[keep] - max_drop - 1e-12).all()):
+                b, top, cur, moves, moved = nb, ntop, key, moves + 1, True
         if not moved: break
-    return b.numpy(), _fit_report(cm0, _wcm(top[1][:, 0], y, w, n_classes), b, codes, n_classes, ignore_index, moves)
+    tab = _fit_report(cm0, _wcm(top[1][:, 0], y, w, n_classes), b, codes, n_classes, ignore_index, moves)
+    if fl is not None: _floor_report(tab, fl, n_classes, ignore_index)
+    return b.numpy(), tab
 
 # %% ../nbs/11b_calibrate.ipynb #c024
 def _fit_report(cm0, cm1, b, codes, n:int, ign, moves:int) -> pd.DataFrame:
@@ -216,6 +251,17 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
     _set_calibration(learn.seg_info, b)
     tab.attrs.update(pixels=len(lab), scenes=_scene_idxs(scenes, idxs))
     return tab
+
+# %% ../nbs/11b_calibrate.ipynb #c049b
+def iou_floor(table:pd.DataFrame, # a per-class table with an IoU column: the reference model's on the fitting scenes
+              codes, # every class name in class order (the ignore class included), as the model's outputs
+              margin:float=0., # subtracted from each IoU (clipped at 0)
+             ) -> np.ndarray:
+    "A `floor` for `fit_class_biases`: each class's IoU in `table` less `margin`, nan for the classes it lacks"
+    if 'IoU' not in table.columns: raise ValueError(f"table lacks the column 'IoU': {list(table.columns)}")
+    iou = {str(c): float(v) for c, v in table['IoU'].items()}
+    if not set(iou) & set(map(str, codes)): raise ValueError(f"no class of the table ({list(iou)}) is in codes {list(codes)}")
+    return np.array([max(iou[str(c)] - margin, 0.) if np.isfinite(iou.get(str(c), np.nan)) else np.nan for c in codes])
 
 # %% ../nbs/11b_calibrate.ipynb #c051
 def _common(table:pd.DataFrame, common) -> list[str]:

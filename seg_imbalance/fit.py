@@ -309,14 +309,16 @@ def scene_record(tab:pd.DataFrame, # from `interpret.evaluate_scenes`
 def run_recipe(recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes:list[int],
                rare:list|None=None, # classes of `rare_miou`; default the recipe's rare classes
                steps:int=300, bs:int=16, seed:int=0, overlap:float=0.25, quiet:bool=True,
-               calibrate:bool=False, # fit per-class logit biases on the held-back part before measuring (needs `holdback`)
+               calibrate:bool|dict=False, # fit per-class logit biases on the held-back part before measuring (needs
+                                          # `holdback`); a dict: `fit_class_biases` options (`floor`, `max_drop`, ...)
                **kwargs) -> dict: # more `fit_recipe` options (`holdback`, `history`, `checkpoint`, ...)
     "Train `recipe` (`fit_recipe`) and measure it once on the whole evaluation scenes: record, learner, table, history"
     t0 = time.time()
     learn = fit_recipe(recipe, scenes, table, valid_scenes, steps, bs, seed, quiet=quiet, **kwargs)
+    ckw = calibrate if isinstance(calibrate, dict) else {}; calibrate = isinstance(calibrate, dict) or bool(calibrate)
     if calibrate and learn.holdback is None: raise ValueError("calibrate=True needs a held-back part: pass `holdback`")
     train_s = time.time() - t0
-    cal = calibrate_heldback(learn, scenes, learn.holdback, progress=False) if calibrate else None
+    cal = calibrate_heldback(learn, scenes, learn.holdback, progress=False, **ckw) if calibrate else None
     calibrate_s = time.time() - t0 - train_s
     rare = list(rare) if rare is not None else learn.rare
     tab = evaluate_scenes(learn, scenes, valid_scenes, overlap=overlap, progress=not quiet, rare=rare or None)
@@ -324,6 +326,8 @@ def run_recipe(recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes:list[in
     if learn.holdback is not None: more['holdback'] = learn.holdback.to_dict()
     if cal is not None: more['calibration'] = {'biases': list(learn.seg_info.calibration),
                                                'heldback_miou': [cal.attrs['mIoU before'], cal.attrs['mIoU after']],
+                                               **({'heldback_shortfall': [cal.attrs['shortfall before'], cal.attrs['shortfall after']]}
+                                                  if 'shortfall after' in cal.attrs else {}),
                                                'seconds': round(calibrate_s, 1)}
     rec = scene_record(tab, rare=rare, steps=learn.steps, train_s=train_s, recipe=dataclasses.asdict(learn.recipe), **more)
     return {'record': rec, 'learn': learn, 'table': tab, 'history': learn.history}

@@ -12,7 +12,7 @@ from scipy import stats as sps
 
 # %% auto #0
 __all__ = ['append_record', 'read_results', 'toy_run', 'runs_table', 'summarize', 'pm_table', 'plot_config_iou',
-           'plot_overcorrection', 'config_class_table', 'ablation_warnings']
+           'plot_overcorrection', 'config_class_table', 'ablation_warnings', 'parity_verdict']
 
 # %% ../nbs/11g_results.ipynb #c012
 def _jsonable(o):
@@ -260,3 +260,19 @@ def ablation_warnings(records:Iterable[Mapping], # records from `read_results` o
     common = None if rare is None else [c for c in base.index if c not in rare]
     return {n: overcorrection(config_class_table(s, n), None if n == baseline else base, ratio, max_drop, common)
             for n in s.index}
+
+# %% ../nbs/11g_results.ipynb #c062
+def parity_verdict(records:Iterable[Mapping], # parity records: `config`, `commit`, `miou`, `timestamp` (`benchmarks/parity.py`)
+                   ours:str='toolkit', plain:str='plain', # the two configs compared
+                  ) -> str:
+    "Whether `ours` is within one std of `plain` (mean mIoU) at the newest commit that ran both; '' when none did"
+    by = {}
+    for r in records: by.setdefault((r['config'], str(r['commit'])[:7]), []).append(r)
+    both = [c for (n, c) in by if n == ours and (plain, c) in by]
+    if not both: return ''
+    c = max(both, key=lambda c: max(str(r['timestamp']) for r in by[(ours, c)] + by[(plain, c)]))
+    t, p = (np.array([r['miou'] for r in by[(n, c)]], float) for n in (ours, plain))
+    if len(p) < 2: return f"Parity at commit {c}: one {plain} seed only, no std yet."
+    lo = p.mean() - p.std(ddof=1)
+    return (f"Parity at commit {c} ({ours} ≥ {plain} − 1 std, {len(t)} and {len(p)} seeds): {t.mean():.3f} against "
+            f"{lo:.3f} → {'holds' if t.mean() >= lo else 'does not hold'}.")

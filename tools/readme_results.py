@@ -67,18 +67,6 @@ def _ms(v:list) -> str:
 def _md(cols:list, rows:list) -> str:
     return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
 
-def _parity_verdict(by:dict) -> str:
-    "Whether parity holds on the newest commit that ran both `toolkit` and `plain` (toolkit mean >= plain mean - 1 std)"
-    import numpy as np
-    both = [c for (n, c) in by if n == 'toolkit' and ('plain', c) in by]
-    if not both: return ''
-    c = max(both, key=lambda c: max(r['timestamp'] for r in by[('toolkit', c)] + by[('plain', c)]))
-    t, p = (np.array([r['miou'] for r in by[(n, c)]]) for n in ('toolkit', 'plain'))
-    sd = p.std(ddof=1) if len(p) > 1 else float('nan')
-    if len(p) < 2: return f"Parity at commit {c}: one plain seed only, no std yet."
-    return (f"Parity at commit {c} (toolkit ≥ plain − 1 std, {len(t)} and {len(p)} seeds): {t.mean():.3f} against "
-            f"{p.mean() - sd:.3f} → {'holds' if t.mean() >= p.mean() - sd else 'does not hold'}.")
-
 def parity_section() -> list[str]:
     out = []
     for data, what in (('demo', 'the 12 demo scenes, 64 px patches'), ('camvid', 'CamVid, 128 px patches, the 101 whole val frames')):
@@ -90,7 +78,8 @@ def parity_section() -> list[str]:
                  c, '; '.join(sorted({r['device'] for r in rs}))] for (n, c), rs in by.items()]
         out += [f"**{data}** ({what}; {recs[0]['steps_asked']} steps, batch {recs[0]['bs']}):", '',
                 _md(['config', 'seeds', 'mIoU', 'rare mIoU', 'commit', 'device'], rows), '']
-        out += [_parity_verdict(by), ''] if _parity_verdict(by) else []
+        from seg_imbalance.results import parity_verdict
+        out += [parity_verdict(recs), ''] if parity_verdict(recs) else []
     if not out: return []
     return ['### The base path against a plain PyTorch + SMP loop (parity)', '',
             "`toolkit` is the `baseline` recipe through `fit_recipe`; `plain` is a PyTorch loop written in the benchmark (same "
