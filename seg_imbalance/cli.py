@@ -158,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument('--merge', nargs='+', default=None, metavar='DIR', help='join the results of these output folders '
                    '(or results files) into --out, each run once, and summarise them; trains nothing')
     a.add_argument('--encoder-weights', default=None, help=ew + ' of every config that sets no encoder_weights '
-                   '(the article pipeline excepted)')
+                   '(the article pipeline too)')
     pr = sub.add_parser('predict', help='class maps of GeoTIFF/PNG/JPEG files (GeoTIFFs window by window, '
                         'georeferenced)')
     pr.add_argument('model', help='model file: NAME.json / NAME.safetensors (save_model) or a fastai .pkl export (a '
@@ -329,14 +329,14 @@ def _cmd_train(a) -> int:
 
 # %% ../nbs/13_cli.ipynb #c020a
 def load_ablation(config:str|Path, # a TOML file of `[[config]]` tables
-                  encoder_weights:str|None=None, # `encoder_weights` of the configs that set none (not the article pipeline)
+                  encoder_weights:str|None=None, # `encoder_weights` of the configs that set none (the article pipeline too)
                  ) -> dict:
     "The ablation spec of a TOML file (`ablate.load_configs`), every config checked against the registries and patch size"
     from seg_imbalance.ablate import load_configs
     from seg_imbalance.experiments import check_config, CONFIG_KEYS
     spec = load_configs(config, allowed_keys=CONFIG_KEYS)
     if encoder_weights is not None:
-        spec['configs'] = [c if 'encoder_weights' in c or c.get('pipeline') == 'article' else
+        spec['configs'] = [c if 'encoder_weights' in c else
                            {**c, 'encoder_weights': encoder_weights} for c in spec['configs']]
     for c in spec['configs']: check_config(c, int(spec.get('data', {}).get('size', 128))) # `experiments.load_data`'s default
     return spec

@@ -12,7 +12,7 @@ from .table import table_counts, table_classes
 from .crop import tile
 from .data import valid_scene_ids
 from .seginfo import SegInfo
-from .models import IMAGENET_STATS, check_patch_size
+from .models import IMAGENET_STATS, check_patch_size, load_encoder_weights, resolve_encoder_weights
 from .interpret import evaluate_scenes
 from .recipe import Recipe, RECIPE_KEYS, RECIPE_RENAMED, get_recipe, recipe_rare
 from .fit import scene_record, run_recipe
@@ -50,7 +50,7 @@ def load_data(data:dict) -> tuple:
     return _load(json.dumps(data, sort_keys=True))
 
 # %% ../nbs/11e_experiments.ipynb #art02
-ARTICLE_KEYS = ('pipeline', 'factor', 'lr', 'aug', 'encoder')
+ARTICLE_KEYS = ('pipeline', 'factor', 'lr', 'aug', 'encoder', 'encoder_weights')
 CONFIG_KEYS = (*RECIPE_KEYS, *RECIPE_RENAMED, 'recipe', *ARTICLE_KEYS) # what an ablation config of `run_one` may hold (old keys warn)
 
 class ArticleWindows(torch.utils.data.Dataset):
@@ -74,7 +74,8 @@ def article_weights(table:pd.DataFrame, rows, rare:list, factor:float=3.) -> np.
     held = (table_counts(table)[np.asarray(rows, np.int64)][:, idx] > 0).any(1) if idx else np.zeros(len(rows), bool)
     return np.where(held, float(factor), 1.)
 
-def article_run(config:dict, # `name` plus `ARTICLE_KEYS`: factor (3), lr (1e-3), aug ('article' or 'none'), encoder
+def article_run(config:dict, # `name` plus `ARTICLE_KEYS`: factor (3), lr (1e-3), aug ('article' or 'none'), encoder,
+                               # encoder_weights (a local file or SMP's cached name, loaded as a plain SMP user does)
                 seed:int, budget:dict|None=None, data:dict|None=None) -> dict:
     "The article's pipeline with SMP, albumentations and a plain PyTorch loop, scored on whole scenes: a record"
     import segmentation_models_pytorch as smp, albumentations as A
@@ -98,7 +99,10 @@ def article_run(config:dict, # `name` plus `ARTICLE_KEYS`: factor (3), lr (1e-3)
     dl = torch.utils.data.DataLoader(ArticleWindows(ss, table, tr, tfm), bs, sampler=sampler, drop_last=True,
                                      num_workers=int(budget.get('num_workers', 0)))
     n, ign = len(ss.codes), ss.ignore_index
-    model = smp.Unet(config.get('encoder', 'resnet18'), encoder_weights=None, classes=n).to(dev)
+    enc, ew = config.get('encoder', 'resnet18'), config.get('encoder_weights')
+    model = smp.Unet(enc, encoder_weights=None, classes=n)
+    if ew is not None: load_encoder_weights(model, resolve_encoder_weights(ew, enc)) # never downloaded
+    model = model.to(dev)
     dice, focal = smp.losses.DiceLoss('multiclass', ignore_index=ign), smp.losses.FocalLoss('multiclass',
                                                                                           ignore_index=ign)
     opt, t0 = torch.optim.Adam(model.parameters(), lr=lr), time.time()
@@ -113,7 +117,8 @@ def article_run(config:dict, # `name` plus `ARTICLE_KEYS`: factor (3), lr (1e-3)
                    patch_size=int(table['h'].max()), recipe={'pipeline': 'article'})
     tab = evaluate_scenes(SimpleNamespace(model=model, seg_info=info), ss, valid, progress=False, rare=rare or None)
     return scene_record(tab, rare=rare, steps=len(dl), train_s=train_s,
-                        recipe={'pipeline': 'article', 'lr': lr, 'factor': factor, 'aug': aug,
+                        recipe={'pipeline': 'article', 'lr': lr, 'factor': factor, 'aug': aug, 'encoder': enc,
+                                'encoder_weights': None if ew is None else str(ew),
                                 'loss': 'smp dice + focal', 'sampler': 'torch WeightedRandomSampler',
                                 'model': 'smp.Unet, no attention', 'schedule': 'Adam, constant lr'})
 
@@ -165,6 +170,8 @@ def check_config(config:dict, # an ablation config: `name` plus `CONFIG_KEYS`
     if config.get('pipeline') == 'article':
         if config.get('aug', 'article') not in ('article', 'none'):
             raise ValueError(f"config {config.get('name')!r}: aug must be 'article' or 'none', got {config['aug']!r}")
+        try: resolve_encoder_weights(config.get('encoder_weights'), config.get('encoder', 'resnet18')) # here, or fail now
+        except ValueError as e: raise ValueError(f"config {config.get('name')!r}: {e}") from None
         return config
     cfg = {k: v for k, v in config.items() if k not in ARTICLE_KEYS or k in RECIPE_KEYS}
     if 'recipe' in cfg: cfg['base'] = cfg.pop('recipe')

@@ -130,7 +130,7 @@ def test_encoder_weights_option_of_search_demo_and_ablate(geo, monkeypatch, tmp_
     with pytest.raises(SystemExit, match='stopped'):
         main(['ablate', str(tmp_path/'grid.toml'), '--encoder-weights', str(w), '--out', str(tmp_path/'a')])
     got = {c['name']: c.get('encoder_weights') for c in seen['ablate'][1]['configs']}
-    assert got == {'plain': str(w), 'own': str(own), 'art': None}
+    assert got == {'plain': str(w), 'own': str(own), 'art': str(w)} # the plain-SMP anchor starts from the same weights
     with pytest.raises(SystemExit, match='--merge trains nothing'):
         main(['ablate', '--merge', str(tmp_path/'a'), '--encoder-weights', str(w)])
 
@@ -180,3 +180,18 @@ def test_seg_learner_weights_path_is_encoder_weights(geo):
         learn = seg_learner(dls, weights_path=w)
     torch.testing.assert_close(learn.model.encoder.conv1.weight, sd['conv1.weight'])
     assert learn.seg_info.encoder_weights == str(w)
+
+def test_article_pipeline_loads_encoder_weights(geo, monkeypatch):
+    "The article pipeline (plain SMP) loads the config's encoder weights into its Unet, as a plain SMP user does"
+    import seg_imbalance.experiments as ex
+    f, w, sd = geo
+    seen = []
+    real = ex.load_encoder_weights
+    monkeypatch.setattr(ex, 'load_encoder_weights', lambda m, p: seen.append((m, p)) or real(m, p))
+    tiny = {'source': 'demo', 'n_scenes': 3, 'scene_size': 64, 'size': 32}
+    rec = ex.article_run({'name': 'a', 'pipeline': 'article', 'encoder_weights': str(w)}, 0, {'steps': 1, 'bs': 2}, tiny)
+    assert len(seen) == 1 and seen[0][1] == w and rec['recipe']['encoder_weights'] == str(w)
+    rec0 = ex.article_run({'name': 'a', 'pipeline': 'article'}, 0, {'steps': 1, 'bs': 2}, tiny)
+    assert len(seen) == 1 and rec0['recipe']['encoder_weights'] is None
+    with pytest.raises(ValueError, match='does not exist'):
+        ex.article_run({'name': 'a', 'encoder_weights': '/no/such.pth'}, 0, {'steps': 1}, tiny)
