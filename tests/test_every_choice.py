@@ -7,10 +7,20 @@ from seg_imbalance.synth import synth_sceneset
 from seg_imbalance.crop import tile
 from seg_imbalance.recipe import RECIPE_CHOICES, Recipe, get_recipe
 from seg_imbalance.fit import fit_recipe
+from seg_imbalance.models import ARCHS, check_patch_size
 
 ENCODER = 'resnet18' # the smallest SMP encoder every arch of `models.ARCHS` accepts without a download
 SIZE = 64 # Segformer, PSPNet and the DeepLabs downsample by 32: 64 px patches keep a 2×2 deepest map
-ARCH_SIZE = {'PAN': 128} # PAN's pyramid pools its 1/16 map three times: 64 px patches fail inside the model
+
+def _arch_size(arch:str) -> int:
+    "SIZE, doubled until the library's own rule (`models.check_patch_size`) accepts it for `arch` (PAN: 128)"
+    s = SIZE
+    while True:
+        try: return check_patch_size(arch, s)
+        except ValueError:
+            if s > 1024: raise
+            s *= 2
+ARCH_SIZE = {a: _arch_size(a) for a in ARCHS if _arch_size(a) != SIZE}
 BOOLS = ('balance', 'hem', 'copy_paste', 'rare_windows', 'guided', 'attention')
 
 def _choices() -> list[tuple[str, object]]:
