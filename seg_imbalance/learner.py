@@ -9,7 +9,7 @@ import torch.nn as nn
 from fastai.learner import Learner
 from .losses import WeightedCrossEntropy
 from .table import table_counts, class_index, counted_classes
-from .models import seg_model, smp_splitter, AuxLoss, AuxOutputCallback, encoder_norm_stats, check_patch_size
+from .models import seg_model, smp_splitter, AuxLoss, AuxOutputCallback, encoder_norm_stats, check_patch_size, check_batch_size
 from .metrics import MeanIoU, ClassIoU
 from .data import SamplerEpochCallback, set_norm_stats
 from .checks import renamed
@@ -64,6 +64,7 @@ def seg_learner(dls, # from `data.patch_dataloaders` (carries `codes`, `ignore_i
         if ew is not None: raise ValueError("seg_learner: give encoder_weights once, not also in model_kwargs")
         ew = mkw.pop('encoder_weights')
     if getattr(dls, 'patch_size', None): check_patch_size(arch, dls.patch_size, **mkw) # before the model
+    if getattr(getattr(dls, 'train', None), 'bs', None): check_batch_size(arch, dls.train.bs)
     model = seg_model(n, arch, encoder_name, in_channels=in_channels, encoder_weights=ew, **mkw)
     stats = encoder_norm_stats(encoder_name, ew, in_channels) # the weights' statistics; None: the data's own
     if stats is not None and hasattr(dls, 'norm_stats') and not np.allclose(dls.norm_stats, stats): set_norm_stats(dls, stats)

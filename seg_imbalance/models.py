@@ -17,10 +17,11 @@ from .registry import Registry
 from .checks import renamed
 
 # %% auto #0
-__all__ = ['ARCHS', 'IMAGENET_STATS', 'AUX_ARCHS', 'ARCH_MIN_SIZE', 'PRECISIONS', 'band_sources', 'adapt_first_conv',
-           'load_encoder_weights', 'resolve_encoder_weights', 'encoder_norm_stats', 'DilatedContext', 'add_context',
-           'AuxHeads', 'add_aux_heads', 'seg_model', 'check_patch_size', 'AuxLoss', 'AuxOutputCallback', 'smp_splitter',
-           'autocast_ctx', 'AutocastCallback', 'cpu_bf16_native', 'default_precision']
+__all__ = ['ARCHS', 'IMAGENET_STATS', 'AUX_ARCHS', 'ARCH_MIN_SIZE', 'ARCH_MIN_BATCH', 'PRECISIONS', 'band_sources',
+           'adapt_first_conv', 'load_encoder_weights', 'resolve_encoder_weights', 'encoder_norm_stats',
+           'DilatedContext', 'add_context', 'AuxHeads', 'add_aux_heads', 'seg_model', 'check_patch_size',
+           'check_batch_size', 'AuxLoss', 'AuxOutputCallback', 'smp_splitter', 'autocast_ctx', 'AutocastCallback',
+           'cpu_bf16_native', 'default_precision']
 
 # %% ../nbs/08_models.ipynb #c005
 ARCHS = Registry('arch') # the SMP architectures `seg_model` builds: name -> the `smp` class name
@@ -288,6 +289,20 @@ def check_patch_size(arch:str, # one of `ARCHS`
         need = f"at least {low} px" + (f" with sides divisible by {div}" if div > 1 else '')
         raise ValueError(f"arch {arch!r} needs patches of {need}, got {'×'.join(map(str, hw))} px")
     return size
+
+# %% ../nbs/08_models.ipynb #ps07
+ARCH_MIN_BATCH = {'DeepLabV3': 2, 'DeepLabV3Plus': 2, 'PAN': 2, 'UPerNet': 2} # a 1×1 pooled map, batch-normalised
+
+def check_batch_size(arch:str, # one of `ARCHS`
+                     bs:int, # training batch size
+                    ) -> int:
+    "`bs` when `arch` trains with batches of that size, else `ValueError` naming the arch and what it needs"
+    if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {list(ARCHS)}")
+    low = ARCH_MIN_BATCH.get(arch, 1)
+    if int(bs) < low:
+        raise ValueError(f"arch {arch!r} needs a training batch of at least {low} (its pooled 1×1 map is batch-normalised), "
+                         f"got bs={bs}")
+    return bs
 
 # %% ../nbs/08_models.ipynb #m051
 class AuxLoss(nn.Module):

@@ -65,3 +65,10 @@ def test_guided_recipe_with_a_class_too_scarce_for_min_frac_trains(demo):
     with pytest.warns(UserWarning, match="no patch reaches min_frac=0.01 for 'car'"):
         learn = fit_recipe(r, ss, table, [2], steps=1, bs=2, seed=0, quiet=True)
     assert learn.steps == 1 and math.isfinite(float(learn.recorder.losses[-1]))
+
+def test_batch_of_one_with_a_pooled_batchnorm_arch_fails_before_training(demo):
+    "DeepLabV3 at bs 1 is refused by name before the model is built (not PyTorch's error mid-fit); Unet trains at bs 1"
+    ss, table = demo[SIZE]
+    with pytest.raises(ValueError, match="arch 'DeepLabV3' needs a training batch of at least 2"):
+        fit_recipe(get_recipe('baseline', arch='DeepLabV3', encoder=ENCODER), ss, table, [2], steps=1, bs=1, seed=0, quiet=True)
+    assert fit_recipe(get_recipe('baseline', encoder=ENCODER), ss, table, [2], steps=1, bs=1, seed=0, quiet=True).steps == 1
