@@ -15,6 +15,7 @@ from .stats import ImbalanceReport, imbalance_report
 from .data import holdback as make_holdback
 from .fit import fit_recipe, evaluate_heldback, calibrate_heldback, SkipValidation
 from .models import check_patch_size
+from .calibrate import iou_floor
 from .recipe import Recipe, RECIPES, LOSS_REGISTRY, get_recipe
 
 # %% auto #0
@@ -201,10 +202,10 @@ def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int) -> str:
             + f"; it trained {own} of the {steps} steps, the pilots of the others the rest.")
 
 # %% ../nbs/11d_choose.ipynb #ch30m
-def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True) -> pd.DataFrame:
+def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True, floor=None) -> pd.DataFrame:
     "A pilot's per-class table on the held-back part; `calibrated`: after fitting its per-class biases there (then cleared)"
     if not calibrated: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
-    calibrate_heldback(learn, scenes, hb, progress=False)
+    calibrate_heldback(learn, scenes, hb, progress=False, **({} if floor is None else {'floor': floor}))
     try: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
     finally: learn.seg_info.calibration = None # training goes on: the next round, and `train`, fit their own
 
@@ -219,6 +220,7 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
                   holdback=0.15, # share of the training side held back (`data.holdback`), or a `HeldBack`
                   pilot_share:float=0.5, min_pilot:int=20, tol:float=0.02, # see `halving_plan`, `select_round`
                   calibrated:bool=True, # score each pilot after fitting its per-class biases on the held-back part
+                  floor:bool=True, # calibrated: the baseline pilot's held-back IoU is the floor of the others' biases
                   encoder:str='resnet18', # every candidate's encoder
                   encoder_weights=None, # every candidate's pretrained encoder weights (`Recipe.encoder_weights`)
                   out=None, quiet:bool=True, # out: folder for search.csv
@@ -232,7 +234,8 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     cands, rare = search_candidates(rec, candidates), list(rec.rare)
     for r in cands.values(): check_patch_size(r.arch, int(table.h.max())) # every candidate, before the first pilot
     fit = _fit or (lambda r, n: fit_recipe(r, scenes, table, valid_scenes, n, bs, seed, holdback=hb, quiet=quiet))
-    measure = _evaluate or (lambda l: _measure_pilot(l, scenes, hb, rare, calibrated))
+    def measure(l, fl=None): return _evaluate(l) if _evaluate else _measure_pilot(l, scenes, hb, rare, calibrated, fl)
+    use_floor = floor and calibrated and 'baseline' in cands; fl = None # the floor: the baseline pilot's newest table
     more = _continue or continue_fit
     rows, learners, done, alive, total = [], {}, {}, list(cands), 0
     p, sizes = halving_plan(len(cands), steps, pilot_share, min_pilot)
@@ -240,7 +243,10 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
         for n in alive:
             if n not in learners: learners[n] = fit(cands[n], p); done[n] = learners[n].train_iter
             else: done[n] += more(learners[n], (rnd + 1) * p - done[n])
-        tabs = {n: measure(learners[n]) for n in alive}
+        tabs = {'baseline': measure(learners['baseline'])} if use_floor and 'baseline' in alive else {}
+        if use_floor and 'baseline' in tabs: fl = iou_floor(tabs['baseline'], scenes.codes)
+        tabs.update({n: measure(learners[n], fl) for n in alive if n not in tabs})
+        tabs = {n: tabs[n] for n in alive}
         fate = select_round(tabs, rare, sizes[rnd + 1] if rnd + 1 < len(sizes) else 1, tol)
         rows += [_search_row(n, rnd, done[n], tabs[n], rare, *fate[n]) for n in alive]
         for n in alive:
@@ -251,11 +257,12 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     done[w] += more(learn, steps - total - done[w]); total += done[w]
     if total != steps: raise RuntimeError(f"the search spent {total} steps, not the budget of {steps}")
     reason = _pick_reason(w, rows, rare, steps, done[w])
-    rows.append(_search_row(w, 'final', done[w], measure(learn), rare, 'winner', reason))
+    rows.append(_search_row(w, 'final', done[w], measure(learn, None if w == 'baseline' else fl), rare, 'winner', reason))
     tab = pd.DataFrame(rows)
     if out is not None: Path(out).mkdir(parents=True, exist_ok=True); tab.to_csv(Path(out)/'search.csv', index=False)
     learn.recipe = replace(cands[w], reasons=(reason, *cands[w].reasons))
     learn.steps, learn.search = done[w], {'table': tab, 'reason': reason, 'winner': w, 'steps': total, 'holdback': hb,
-                                          'calibrated': calibrated, 'pilot_steps': p, 'rounds': len(sizes)}
+                                          'calibrated': calibrated, 'pilot_steps': p, 'rounds': len(sizes),
+                                          'floor': None if fl is None or w == 'baseline' else [float(v) for v in fl]}
     learn.seg_info.recipe = dataclasses.asdict(learn.recipe)
     return learn

@@ -248,7 +248,8 @@ def _write_train(learn, tab:pd.DataFrame, ss, r, valid:list, out:Path, **more) -
 def _calibrate(learn, ss, hb, out:Path, quiet:bool) -> pd.DataFrame:
     "Fit per-class logit biases on the held-back part; write `calibration.csv` (bias, IoU/precision/recall before/after)"
     from seg_imbalance.fit import calibrate_heldback
-    cal = calibrate_heldback(learn, ss, hb, progress=not quiet)
+    fl = (getattr(learn, 'search', None) or {}).get('floor') # a searched remedy: the baseline pilot's held-back IoU
+    cal = calibrate_heldback(learn, ss, hb, progress=not quiet, **({} if fl is None else {'floor': fl}))
     cal.to_csv(out/'calibration.csv')
     cal.attrs['summary'] = {'miou_before': float(cal.attrs['mIoU before']),
                             'miou_after': float(cal.attrs['mIoU after']),
