@@ -74,6 +74,14 @@ def article_weights(table:pd.DataFrame, rows, rare:list, factor:float=3.) -> np.
     held = (table_counts(table)[np.asarray(rows, np.int64)][:, idx] > 0).any(1) if idx else np.zeros(len(rows), bool)
     return np.where(held, float(factor), 1.)
 
+def _article_model(config:dict, n:int, dev) -> tuple:
+    "The article's `smp.Unet` on `dev`, its encoder weights loaded from a local file as a plain SMP user does; encoder, weights"
+    import segmentation_models_pytorch as smp
+    enc, ew = config.get('encoder', 'resnet18'), config.get('encoder_weights')
+    model = smp.Unet(enc, encoder_weights=None, classes=n)
+    if ew is not None: load_encoder_weights(model, resolve_encoder_weights(ew, enc)) # never downloaded
+    return model.to(dev), enc, ew
+
 def article_run(config:dict, # `name` plus `ARTICLE_KEYS`: factor (3), lr (1e-3), aug ('article' or 'none'), encoder,
                                # encoder_weights (a local file or SMP's cached name, loaded as a plain SMP user does)
                 seed:int, budget:dict|None=None, data:dict|None=None) -> dict:
@@ -99,10 +107,7 @@ def article_run(config:dict, # `name` plus `ARTICLE_KEYS`: factor (3), lr (1e-3)
     dl = torch.utils.data.DataLoader(ArticleWindows(ss, table, tr, tfm), bs, sampler=sampler, drop_last=True,
                                      num_workers=int(budget.get('num_workers', 0)))
     n, ign = len(ss.codes), ss.ignore_index
-    enc, ew = config.get('encoder', 'resnet18'), config.get('encoder_weights')
-    model = smp.Unet(enc, encoder_weights=None, classes=n)
-    if ew is not None: load_encoder_weights(model, resolve_encoder_weights(ew, enc)) # never downloaded
-    model = model.to(dev)
+    model, enc, ew = _article_model(config, n, dev)
     dice, focal = smp.losses.DiceLoss('multiclass', ignore_index=ign), smp.losses.FocalLoss('multiclass',
                                                                                           ignore_index=ign)
     opt, t0 = torch.optim.Adam(model.parameters(), lr=lr), time.time()
