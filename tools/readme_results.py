@@ -90,7 +90,8 @@ def parity_section() -> list[str]:
 
 SEARCH_FILES = (('search_demo.jsonl', 'pilots: ½ of the budget, scored by raw argmax'),
                 ('search_demo_v2.jsonl', 'pilots: 0.3 of the budget, scored after calibration'),
-                ('search_demo_v3.jsonl', 'pilots: ½ of the budget (at least 20 steps), scored after calibration'))
+                ('search_demo_v3.jsonl', 'pilots: ½ of the budget (at least 20 steps), scored after calibration'),
+                ('search_demo_v4.jsonl', "as v3, each remedy's calibration floored at the baseline pilot's held-back IoU"))
 
 def _search_note(f:str, how:str, recs:list, autos:list) -> str:
     "Search minus auto (rare mIoU) paired by seed: the file's own auto runs, else the newest other file's (commits named)"
@@ -120,7 +121,7 @@ def search_section() -> list[str]:
             "`seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S` for R in search, baseline, auto: the "
             "same held-back scenes, the same training rows, scored on the same whole evaluation scenes. Command: "
             "`python benchmarks/search_demo.py --run` (results `nbs/results/search_demo.jsonl`; later versions of the search: "
-            "`--out nbs/results/search_demo_v2.jsonl`, `_v3`, their pilot tables in `nbs/results/search_demo_v*/`). The search "
+            "`--out nbs/results/search_demo_v2.jsonl`, `_v3`, `_v4`, their pilot tables in `nbs/results/search_demo_v*/`). The search "
             "spends part of the budget on the pilots of the losers, so its winner trains fewer steps.", '',
             _md(['run', 'seed', 'recipe trained', 'its steps', 'mIoU', 'rare mIoU', 'search', 'commit', 'device'], rows), '',
             *[x for n in notes for x in (n, '')]]

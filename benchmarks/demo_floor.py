@@ -1,0 +1,91 @@
+"""Does a calibration floored at the baseline's held-back IoU remove the demo's trade, or only move it?
+
+    nice python benchmarks/demo_floor.py --seeds 0 1 2            # train what --models lacks, then measure (~10 min a seed on 2 CPU cores)
+    python benchmarks/demo_floor.py --seeds 0 --steps 10 --out /tmp/f.jsonl --models /tmp/fm   # a smoke run
+
+Per seed, as `seg-imbalance demo` does (`cli.run_demo`): the demo scenes, the same evaluation scenes, the same held-back
+scenes (`data.holdback`, 0.15) and training rows; the baseline and the recommended recipe trained uncalibrated at the
+same steps and saved (`--models`, so a rerun measures again without training). Then the recommended model is scored on
+the whole evaluation scenes three ways: raw, calibrated (`calibrate_heldback`, mIoU ascent: `demo`'s default) and
+calibrated with a floor (`floor=iou_floor(baseline's held-back table)`). Each line of the results file holds, per way,
+the per-class IoU change against the baseline on the evaluation scenes *and* on the held-back scenes: the floor can
+only act on what the held-back scenes show. The commit and device of the training and of the measuring are recorded.
+"""
+import json, pickle, sys
+from pathlib import Path
+import numpy as np
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import parser, run_info, print_table
+
+def train(d:Path, seed:int, steps:int, bs:int=16) -> dict:
+    "Train and save the demo's two runs for `seed` into `d` (skipped when there); the split and the training facts"
+    from seg_imbalance.synth import synth_sceneset
+    from seg_imbalance.crop import tile
+    from seg_imbalance.stats import imbalance_report
+    from seg_imbalance.data import valid_scene_ids, holdback
+    from seg_imbalance.recipe import get_recipe
+    from seg_imbalance.choose import recommend
+    from seg_imbalance.fit import run_recipe
+    from seg_imbalance.predict import save_model
+    if (d/'meta.pkl').exists(): return pickle.loads((d/'meta.pkl').read_bytes())
+    d.mkdir(parents=True, exist_ok=True)
+    ss = synth_sceneset(12, 512, seed); table = tile(ss, 64) # `run_demo`'s defaults
+    valid = valid_scene_ids(table, None, 0.2, seed); hb = holdback(table, valid, 0.15, seed)
+    tr = table.iloc[hb.train]; tr.attrs = dict(table.attrs)
+    rec = recommend(imbalance_report(tr, batch_sizes=(bs,)), bs=bs)
+    for n, r in (('baseline', 'baseline'), ('recommended', rec)):
+        res = run_recipe(get_recipe(r), ss, table, valid, rare=list(rec.rare), steps=steps, bs=bs, seed=seed, holdback=hb)
+        save_model(res['learn'], d/n)
+    meta = {'valid': [int(v) for v in valid], 'hb': hb, 'rare': list(rec.rare), 'steps': steps, 'trained': run_info('cpu')}
+    (d/'meta.pkl').write_bytes(pickle.dumps(meta))
+    return meta
+
+def measure(d:Path, seed:int, meta:dict) -> dict:
+    "The recommended model raw, calibrated and calibrated with the baseline's floor, against the baseline"
+    from seg_imbalance.synth import synth_sceneset
+    from seg_imbalance.predict import load_model
+    from seg_imbalance.fit import evaluate_heldback, calibrate_heldback
+    from seg_imbalance.interpret import evaluate_scenes
+    from seg_imbalance.calibrate import iou_floor
+    ss, hb, valid, rare = synth_sceneset(12, 512, seed), meta['hb'], meta['valid'], meta['rare']
+    base, model = load_model(d/'baseline'), load_model(d/'recommended')
+    ev = lambda m: evaluate_scenes(m, ss, valid, rare=rare, progress=False)
+    hbt = lambda m: evaluate_heldback(m, ss, hb, rare=rare)
+    evb, hbb = ev(base), hbt(base)
+    out = {'seed': seed, 'steps': meta['steps'], 'rare': rare, 'baseline': {'miou': evb.attrs['summary']['mIoU'],
+           'rare_miou': evb.attrs['summary']['rare_miou']}}
+    for way, kw in (('raw', None), ('calibrated', {}), ('floor', {'floor': iou_floor(hbb, ss.codes)})):
+        model.seg_info.calibration = None
+        if kw is not None: calibrate_heldback(model, ss, hb, progress=False, **kw)
+        e, h = ev(model), hbt(model)
+        g, gh = (e['IoU'] - evb['IoU']).astype(float), (h['IoU'] - hbb['IoU']).astype(float)
+        out[way] = {'miou': e.attrs['summary']['mIoU'], 'rare_miou': e.attrs['summary']['rare_miou'],
+                    'iou_gain': g.to_dict(), 'worst': float(g.min()), 'heldback_iou_gain': gh.to_dict(),
+                    'heldback_worst': float(gh.min()), 'biases': model.seg_info.calibration}
+    return out
+
+def table(recs:list) -> list[dict]:
+    rows = []
+    for r in recs:
+        for way in ('raw', 'calibrated', 'floor'):
+            w = r[way]
+            rows.append({'seed': r['seed'], 'way': way, 'rare mIoU gain': w['rare_miou'] - r['baseline']['rare_miou'],
+                         'worst class (eval)': f"{w['worst']:+.3f} ({min(w['iou_gain'], key=w['iou_gain'].get)})",
+                         'worst class (held-back)': f"{w['heldback_worst']:+.3f} ({min(w['heldback_iou_gain'], key=w['heldback_iou_gain'].get)})"})
+    return rows
+
+if __name__ == '__main__':
+    p = parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/demo_floor.jsonl')
+    p.add_argument('--steps', type=int, default=300)
+    p.add_argument('--models', default='/tmp/demo_floor_models', help='where the trained models are kept')
+    a = p.parse_args()
+    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    recs = [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
+    for s in a.seeds:
+        if any(r['seed'] == s and r['steps'] == a.steps for r in recs): continue
+        d = Path(a.models)/f'seed{s}_steps{a.steps}'
+        meta = train(d, s, a.steps)
+        r = {**measure(d, s, meta), 'trained': meta['trained'], 'run': run_info('cpu')}
+        with out.open('a') as f: f.write(json.dumps(r, default=float) + '\n')
+        recs.append(r); print(f"seed {s} done", flush=True)
+    print_table(table([r for r in recs if r['steps'] == a.steps]))
