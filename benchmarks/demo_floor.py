@@ -17,7 +17,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import parser, run_info, print_table
 
-def train(d:Path, seed:int, steps:int, bs:int=16) -> dict:
+def train(d:Path, seed:int, steps:int, info:dict, bs:int=16) -> dict:
     "Train and save the demo's two runs for `seed` into `d` (skipped when there); the split and the training facts"
     from seg_imbalance.synth import synth_sceneset
     from seg_imbalance.crop import tile
@@ -36,7 +36,7 @@ def train(d:Path, seed:int, steps:int, bs:int=16) -> dict:
     for n, r in (('baseline', 'baseline'), ('recommended', rec)):
         res = run_recipe(get_recipe(r), ss, table, valid, rare=list(rec.rare), steps=steps, bs=bs, seed=seed, holdback=hb)
         save_model(res['learn'], d/n)
-    meta = {'valid': [int(v) for v in valid], 'hb': hb, 'rare': list(rec.rare), 'steps': steps, 'trained': run_info('cpu')}
+    meta = {'valid': [int(v) for v in valid], 'hb': hb, 'rare': list(rec.rare), 'steps': steps, 'trained': info}
     (d/'meta.pkl').write_bytes(pickle.dumps(meta))
     return meta
 
@@ -81,11 +81,12 @@ if __name__ == '__main__':
     a = p.parse_args()
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     recs = [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
+    info = run_info('cpu') # once: a commit made while this runs does not split its seeds across commits
     for s in a.seeds:
         if any(r['seed'] == s and r['steps'] == a.steps for r in recs): continue
         d = Path(a.models)/f'seed{s}_steps{a.steps}'
-        meta = train(d, s, a.steps)
-        r = {**measure(d, s, meta), 'trained': meta['trained'], 'run': run_info('cpu')}
+        meta = train(d, s, a.steps, info)
+        r = {**measure(d, s, meta), 'trained': meta['trained'], 'run': info}
         with out.open('a') as f: f.write(json.dumps(r, default=float) + '\n')
         recs.append(r); print(f"seed {s} done", flush=True)
     print_table(table([r for r in recs if r['steps'] == a.steps]))
