@@ -238,12 +238,16 @@ def test_real_learner_integration():
     ss = synth_sceneset(3, 128, seed=0)
     table = tile(ss, 64)
     dls = patch_dataloaders(table, ss, bs=4, valid_scenes=[2], seed=0)
+    torch.manual_seed(0)
     learn = seg_learner(dls); learn.no_bar()
     pred = predict_scene(learn, ss[2], overlap=0)                     # info derived from learn.dls
     xb, _ = dls.valid.one_batch()
-    with torch.no_grad(): want = learn.model.eval()(xb).max(1).indices
+    with torch.no_grad(): logits = learn.model.eval()(xb).as_subclass(torch.Tensor)
+    want, top2 = logits.max(1).indices.numpy(), logits.topk(2, 1).values
+    clear = (top2[:, 0] - top2[:, 1] > 1e-4).numpy()   # near-ties may flip: the two paths' inputs differ by float rounding (~1e-5)
     got = np.stack([pred[y:y + 64, x:x + 64] for y, x in table.query('scene == 2')[['y', 'x']].to_numpy()])
-    np.testing.assert_array_equal(got, want.numpy())
+    assert clear.mean() > 0.95
+    np.testing.assert_array_equal(got[clear], want[clear])
     mean, std = channel_stats(ss, [0, 1])
     learn.seg_info = dict(codes=list(ss.codes), ignore_index=ss.ignore_index, mean=mean.tolist(), std=std.tolist(),
                           scale=255., patch_size=64, colors=ss.colors, in_channels=3)
