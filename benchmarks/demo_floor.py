@@ -11,43 +11,36 @@ calibrated with a floor (`floor=iou_floor(baseline's held-back table)`). Each li
 the per-class IoU change against the baseline on the evaluation scenes *and* on the held-back scenes: the floor can
 only act on what the held-back scenes show. The commit and device of the training and of the measuring are recorded.
 """
-import json, pickle, sys
+import json, sys
 from pathlib import Path
 import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import parser, run_info, print_table
 
 def train(d:Path, seed:int, steps:int, info:dict, bs:int=16) -> dict:
-    "Train and save the demo's two runs for `seed` into `d` (skipped when there); the split and the training facts"
-    from seg_imbalance.synth import synth_sceneset
-    from seg_imbalance.crop import tile
-    from seg_imbalance.stats import imbalance_report
-    from seg_imbalance.data import valid_scene_ids, holdback
+    "Train and save the demo's two runs for `seed` into `d` (skipped when there); the steps and the training facts"
+    from seg_imbalance.cli import demo_split
     from seg_imbalance.recipe import get_recipe
-    from seg_imbalance.choose import recommend
     from seg_imbalance.fit import run_recipe
     from seg_imbalance.predict import save_model
-    if (d/'meta.pkl').exists(): return pickle.loads((d/'meta.pkl').read_bytes())
+    if (d/'meta.json').exists(): return json.loads((d/'meta.json').read_text())
     d.mkdir(parents=True, exist_ok=True)
-    ss = synth_sceneset(12, 512, seed); table = tile(ss, 64) # `run_demo`'s defaults
-    valid = valid_scene_ids(table, None, 0.2, seed); hb = holdback(table, valid, 0.15, seed)
-    tr = table.iloc[hb.train]; tr.attrs = dict(table.attrs)
-    rec = recommend(imbalance_report(tr, batch_sizes=(bs,)), bs=bs)
+    ss, table, valid, hb, rec = demo_split(seed, bs=bs) # `run_demo`'s data, split and recipe
     for n, r in (('baseline', 'baseline'), ('recommended', rec)):
         res = run_recipe(get_recipe(r), ss, table, valid, rare=list(rec.rare), steps=steps, bs=bs, seed=seed, holdback=hb)
         save_model(res['learn'], d/n)
-    meta = {'valid': [int(v) for v in valid], 'hb': hb, 'rare': list(rec.rare), 'steps': steps, 'trained': info}
-    (d/'meta.pkl').write_bytes(pickle.dumps(meta))
+    meta = {'steps': steps, 'trained': info} # the split is `demo_split(seed)`'s: derived again, never stored
+    (d/'meta.json').write_text(json.dumps(meta))
     return meta
 
 def measure(d:Path, seed:int, meta:dict) -> dict:
     "The recommended model raw, calibrated and calibrated with the baseline's floor, against the baseline"
-    from seg_imbalance.synth import synth_sceneset
+    from seg_imbalance.cli import demo_split
     from seg_imbalance.predict import load_model
     from seg_imbalance.fit import evaluate_heldback, calibrate_heldback
     from seg_imbalance.interpret import evaluate_scenes
     from seg_imbalance.calibrate import iou_floor
-    ss, hb, valid, rare = synth_sceneset(12, 512, seed), meta['hb'], meta['valid'], meta['rare']
+    ss, _, valid, hb, rec = demo_split(seed); rare = list(rec.rare)
     base, model = load_model(d/'baseline'), load_model(d/'recommended')
     ev = lambda m: evaluate_scenes(m, ss, valid, rare=rare, progress=False)
     hbt = lambda m: evaluate_heldback(m, ss, hb, rare=rare)

@@ -255,13 +255,12 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
 # %% ../nbs/11b_calibrate.ipynb #c049b
 def iou_floor(table:pd.DataFrame, # a per-class table with an IoU column: the reference model's on the fitting scenes
               codes, # every class name in class order (the ignore class included), as the model's outputs
-              margin:float=0., # subtracted from each IoU (clipped at 0)
              ) -> np.ndarray:
-    "A `floor` for `fit_class_biases`: each class's IoU in `table` less `margin`, nan for the classes it lacks"
+    "A `floor` for `fit_class_biases`: each class's IoU in `table`, nan for the classes it lacks"
     if 'IoU' not in table.columns: raise ValueError(f"table lacks the column 'IoU': {list(table.columns)}")
     iou = {str(c): float(v) for c, v in table['IoU'].items()}
     if not set(iou) & set(map(str, codes)): raise ValueError(f"no class of the table ({list(iou)}) is in codes {list(codes)}")
-    return np.array([max(iou[str(c)] - margin, 0.) if np.isfinite(iou.get(str(c), np.nan)) else np.nan for c in codes])
+    return np.array([iou.get(str(c), np.nan) for c in codes], np.float64)
 
 # %% ../nbs/11b_calibrate.ipynb #c051
 def _common(table:pd.DataFrame, common) -> list[str]:

@@ -205,7 +205,7 @@ def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int) -> str:
 def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True, floor=None) -> pd.DataFrame:
     "A pilot's per-class table on the held-back part; `calibrated`: after fitting its per-class biases there (then cleared)"
     if not calibrated: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
-    calibrate_heldback(learn, scenes, hb, progress=False, **({} if floor is None else {'floor': floor}))
+    calibrate_heldback(learn, scenes, hb, progress=False, floor=floor)
     try: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
     finally: learn.seg_info.calibration = None # training goes on: the next round, and `train`, fit their own
 
@@ -244,7 +244,7 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
             if n not in learners: learners[n] = fit(cands[n], p); done[n] = learners[n].train_iter
             else: done[n] += more(learners[n], (rnd + 1) * p - done[n])
         tabs = {'baseline': measure(learners['baseline'])} if use_floor and 'baseline' in alive else {}
-        if use_floor and 'baseline' in tabs: fl = iou_floor(tabs['baseline'], scenes.codes)
+        if tabs: fl = iou_floor(tabs['baseline'], scenes.codes)
         tabs.update({n: measure(learners[n], fl) for n in alive if n not in tabs})
         tabs = {n: tabs[n] for n in alive}
         fate = select_round(tabs, rare, sizes[rnd + 1] if rnd + 1 < len(sizes) else 1, tol)

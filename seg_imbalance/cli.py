@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['markdown_table', 'run_demo', 'run_report', 'run_train', 'load_ablation', 'run_ablate', 'merge_ablation', 'main']
+__all__ = ['markdown_table', 'demo_split', 'run_demo', 'run_report', 'run_train', 'load_ablation', 'run_ablate', 'merge_ablation',
+           'main']
 
 # %% ../nbs/13_cli.ipynb #c005
 def markdown_table(df:pd.DataFrame, digits:int=3) -> str:
@@ -23,6 +24,19 @@ def markdown_table(df:pd.DataFrame, digits:int=3) -> str:
                       '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows]) + '\n'
 
 # %% ../nbs/13_cli.ipynb #c008
+def demo_split(seed:int=0, n_scenes:int=12, scene_size:int=512, patch:int=64, bs:int=16) -> tuple:
+    "The demo's data, as `run_demo` uses it: scenes, patch table, evaluation scenes, held-back part, recommended recipe"
+    from seg_imbalance.synth import synth_sceneset
+    from seg_imbalance.crop import tile
+    from seg_imbalance.stats import imbalance_report
+    from seg_imbalance.data import valid_scene_ids, holdback
+    from seg_imbalance.choose import recommend
+    ss = synth_sceneset(n_scenes, scene_size, seed); table = tile(ss, patch)
+    valid = valid_scene_ids(table, None, 0.2, seed)
+    hb = holdback(table, valid, 0.15, seed) # both runs train on the same rows; only the toolkit's calibrates on the rest
+    train = table.iloc[hb.train]; train.attrs = dict(table.attrs)
+    return ss, table, valid, hb, recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs)
+
 def run_demo(out:str|Path='demo_out', # output folder
              steps:int=300, seed:int=0, # optimiser steps of each run; seed of data, split and training
              n_scenes:int=12, scene_size:int=512, patch:int=64, bs:int=16,
@@ -30,20 +44,12 @@ def run_demo(out:str|Path='demo_out', # output folder
              encoder_weights:str|None=None, # pretrained encoder weights of both runs (`Recipe.encoder_weights`)
             ) -> dict:
     "Train the baseline and `train`'s default path (recommended recipe, calibrated on held-back scenes) side by side"
-    from seg_imbalance.synth import synth_sceneset
-    from seg_imbalance.crop import tile
-    from seg_imbalance.stats import imbalance_report
-    from seg_imbalance.data import valid_scene_ids, holdback
     from seg_imbalance.recipe import get_recipe
-    from seg_imbalance.choose import recommend
     from seg_imbalance.fit import run_recipe
     from seg_imbalance.calibrate import overcorrection
     out = Path(out); out.mkdir(parents=True, exist_ok=True); t0 = time.time()
-    ss = synth_sceneset(n_scenes, scene_size, seed); table = tile(ss, patch)
-    valid = valid_scene_ids(table, None, 0.2, seed)
-    hb = holdback(table, valid, 0.15, seed) # both runs train on the same rows; only the toolkit's calibrates on the rest
-    train = table.iloc[hb.train]; train.attrs = dict(table.attrs)
-    rec = recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs)
+    ss, table, valid, hb, rec = demo_split(seed, n_scenes, scene_size, patch, bs)
+    train = table.iloc[hb.train]
     runs = {n: run_recipe(get_recipe(r, encoder=encoder, encoder_weights=encoder_weights), ss, table, valid,
                           rare=list(rec.rare), steps=steps, bs=bs, seed=seed, quiet=quiet, holdback=hb,
                           calibrate=n == 'recommended')
@@ -249,7 +255,7 @@ def _calibrate(learn, ss, hb, out:Path, quiet:bool) -> pd.DataFrame:
     "Fit per-class logit biases on the held-back part; write `calibration.csv` (bias, IoU/precision/recall before/after)"
     from seg_imbalance.fit import calibrate_heldback
     fl = (getattr(learn, 'search', None) or {}).get('floor') # a searched remedy: the baseline pilot's held-back IoU
-    cal = calibrate_heldback(learn, ss, hb, progress=not quiet, **({} if fl is None else {'floor': fl}))
+    cal = calibrate_heldback(learn, ss, hb, progress=not quiet, floor=fl)
     cal.to_csv(out/'calibration.csv')
     cal.attrs['summary'] = {'miou_before': float(cal.attrs['mIoU before']),
                             'miou_after': float(cal.attrs['mIoU after']),

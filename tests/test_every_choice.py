@@ -20,7 +20,7 @@ def _arch_size(arch:str) -> int:
         except ValueError:
             if s > 1024: raise
             s *= 2
-ARCH_SIZE = {a: _arch_size(a) for a in ARCHS if _arch_size(a) != SIZE}
+ARCH_SIZE = {a: s for a in ARCHS if (s := _arch_size(a)) != SIZE}
 BOOLS = ('balance', 'hem', 'copy_paste', 'rare_windows', 'guided', 'attention')
 
 def _choices() -> list[tuple[str, object]]:

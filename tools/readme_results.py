@@ -68,6 +68,7 @@ def _md(cols:list, rows:list) -> str:
     return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
 
 def parity_section() -> list[str]:
+    from seg_imbalance.results import parity_verdict
     out = []
     for data, what in (('demo', 'the 12 demo scenes, 64 px patches'), ('camvid', 'CamVid, 128 px patches, the 101 whole val frames')):
         recs = _jsonl(root/f'nbs/results/parity_{data}.jsonl')
@@ -78,8 +79,8 @@ def parity_section() -> list[str]:
                  c, '; '.join(sorted({r['device'] for r in rs}))] for (n, c), rs in by.items()]
         out += [f"**{data}** ({what}; {recs[0]['steps_asked']} steps, batch {recs[0]['bs']}):", '',
                 _md(['config', 'seeds', 'mIoU', 'rare mIoU', 'commit', 'device'], rows), '']
-        from seg_imbalance.results import parity_verdict
-        out += [parity_verdict(recs), ''] if parity_verdict(recs) else []
+        v = parity_verdict(recs)
+        out += [v, ''] if v else []
     if not out: return []
     return ['### The base path against a plain PyTorch + SMP loop (parity)', '',
             "`toolkit` is the `baseline` recipe through `fit_recipe`; `plain` is a PyTorch loop written in the benchmark (same "
