@@ -2,6 +2,8 @@
 
     python benchmarks/search_demo.py --run          # train what is missing (nice), then collect
     python benchmarks/search_demo.py                # collect the runs already in --runs
+    python benchmarks/search_demo.py --run --recipes search-trunk auto --out nbs/results/search_demo_v5.jsonl
+                                                    # 'search-trunk': --recipe search --search-trunk 0.5 (--trunk)
 
 Each run is `seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S --out RUNS/R_S` (every recipe
 holds back the same part of the training side, 0.15 by default, so all train on the same rows; the search chooses on
@@ -18,7 +20,8 @@ def _cpu() -> str:
     except (OSError, StopIteration): return platform.processor() or 'unknown'
 
 def _cmd(r, s, a, out) -> list:
-    return ['seg-imbalance', 'train', 'demo', '--recipe', r, '--steps', str(a.steps), '--size', str(a.size), '--bs',
+    rec = ['search', '--search-trunk', str(a.trunk)] if r == 'search-trunk' else [r] # pilots branching from a baseline trunk
+    return ['seg-imbalance', 'train', 'demo', '--recipe', *rec, '--steps', str(a.steps), '--size', str(a.size), '--bs',
             str(a.bs), '--seed', str(s), '--out', str(out)]
 
 def main():
@@ -27,6 +30,7 @@ def main():
     p.add_argument('--recipes', nargs='+', default=['search', 'baseline', 'auto'])
     p.add_argument('--steps', type=int, default=300); p.add_argument('--size', type=int, default=64)
     p.add_argument('--bs', type=int, default=16); p.add_argument('--run', action='store_true')
+    p.add_argument('--trunk', type=float, default=0.5, help="--search-trunk of the 'search-trunk' runs")
     p.add_argument('--out', default='nbs/results/search_demo.jsonl')
     p.add_argument('--commit', default=None, help='the commit the runs were trained at (default: HEAD now)')
     a = p.parse_args()

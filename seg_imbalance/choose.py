@@ -188,7 +188,7 @@ def _search_row(name:str, rnd, steps:int, tab:pd.DataFrame, rare:list, fate:str,
             **{f'IoU {c}': float(v) for c, v in tab['IoU'].items()}, 'fate': fate, 'reason': reason}
 
 # %% ../nbs/11d_choose.ipynb #ch29
-def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int) -> str:
+def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int, trunk:int=0) -> str:
     "The reason of the pick, one sentence"
     last = [r for r in rows if r['round'] == max(x['round'] for x in rows if x['candidate'] == w)]
     other = [r for r in last if r['candidate'] != w]
@@ -199,7 +199,8 @@ def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int) -> str:
     rej = sorted({r['candidate'] for r in rows if r['fate'] == 'rejected'})
     return (f"{w} won on the held-back data with {what} {wr[m]:.3f} at {wr['steps']} steps" + (f" (against {vs})" if vs else '')
             + (f"; rejected for costing a common class more than the guard allows: {', '.join(rej)}" if rej else '')
-            + f"; it trained {own} of the {steps} steps, the pilots of the others the rest.")
+            + f"; it trained {own} of the {steps} steps" + (f" (the first {trunk} as the baseline trunk every pilot "
+            "branched from)" if trunk else '') + ", the pilots of the others the rest.")
 
 # %% ../nbs/11d_choose.ipynb #ch30m
 def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True, floor=None) -> pd.DataFrame:
@@ -208,6 +209,32 @@ def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True, 
     calibrate_heldback(learn, scenes, hb, progress=False, floor=floor)
     try: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
     finally: learn.seg_info.calibration = None # training goes on: the next round, and `train`, fit their own
+
+
+# %% ../nbs/11d_choose.ipynb #ch30t
+_MODEL_FIELDS = ('arch', 'encoder', 'encoder_weights', 'attention', 'context', 'aux') # the `Recipe` fields that build the model
+
+def _trunk_steps(cands:dict, steps:int, share:float) -> int:
+    "Steps of the baseline trunk the pilots branch from (0: none); `ValueError` when a candidate builds another model"
+    if not share: return 0
+    if not 0 < share < 1: raise ValueError(f"trunk_share must be in [0, 1), got {share}")
+    base = cands['baseline']
+    for n, r in cands.items():
+        d = next((k for k in _MODEL_FIELDS if getattr(r, k) != getattr(base, k)), None)
+        if d: raise ValueError(f"candidate {n!r} builds another model than the baseline trunk ({d}={getattr(r, d)!r}, not "
+                               f"{getattr(base, d)!r}): pilots start from the trunk's weights, so give trunk_share=0")
+    T = int(share * steps)
+    if T < 1: raise ValueError(f"trunk_share={share} of {steps} steps leaves the trunk no step")
+    return T
+
+def _branched(l, trunk, T:int):
+    "A pilot `l` trained from the `trunk`'s weights: its steps and history counted from the trunk's start"
+    l.steps_done = T + l.train_iter
+    h, th = getattr(l, 'history', None), getattr(trunk, 'history', None)
+    if isinstance(h, pd.DataFrame) and isinstance(th, pd.DataFrame):
+        l.history = pd.concat([th, h.assign(steps=h.steps + T, epoch=h.epoch + len(th))], ignore_index=True)
+        l.epochs_done = len(l.history) # `continue_fit` numbers its epochs on from here
+    return l
 
 
 # %% ../nbs/11d_choose.ipynb #ch30
@@ -221,6 +248,7 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
                   pilot_share:float=0.5, min_pilot:int=20, tol:float=0.02, # see `halving_plan`, `select_round`
                   calibrated:bool=True, # score each pilot after fitting its per-class biases on the held-back part
                   floor:bool=True, # calibrated: the baseline pilot's held-back IoU is the floor of the others' biases
+                  trunk_share:float=0., # > 0: the baseline trains this share of the budget first, every pilot branches from it
                   encoder:str='resnet18', # every candidate's encoder
                   encoder_weights=None, # every candidate's pretrained encoder weights (`Recipe.encoder_weights`)
                   out=None, quiet:bool=True, # out: folder for search.csv
@@ -233,16 +261,20 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     rec = get_recipe(recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs), encoder=encoder, encoder_weights=encoder_weights)
     cands, rare = search_candidates(rec, candidates), list(rec.rare)
     for r in cands.values(): check_patch_size(r.arch, int(table.h.max())) # every candidate, before the first pilot
-    fit = _fit or (lambda r, n: fit_recipe(r, scenes, table, valid_scenes, n, bs, seed, holdback=hb, quiet=quiet))
+    fit = _fit or (lambda r, n, trunk=None: fit_recipe(r, scenes, table, valid_scenes, n, bs, seed, holdback=hb, quiet=quiet,
+                                                      init=None if trunk is None else trunk.model.state_dict()))
     def measure(l, fl=None): return _evaluate(l) if _evaluate else _measure_pilot(l, scenes, hb, rare, calibrated, fl)
     use_floor = floor and calibrated and 'baseline' in cands; fl = None # the floor: the baseline pilot's newest table
     more = _continue or continue_fit
-    rows, learners, done, alive, total = [], {}, {}, list(cands), 0
-    p, sizes = halving_plan(len(cands), steps, pilot_share, min_pilot)
+    T = _trunk_steps(cands, steps, trunk_share); trunk = fit(cands['baseline'], T) if T else None
+    rows, learners, done, alive, total = [], {}, {}, list(cands), T # the trunk's steps count once
+    p, sizes = halving_plan(len(cands), steps - T, pilot_share, min_pilot)
     for rnd in itertools.count():
         for n in alive:
-            if n not in learners: learners[n] = fit(cands[n], p); done[n] = learners[n].train_iter
-            else: done[n] += more(learners[n], (rnd + 1) * p - done[n])
+            if n not in learners: learners[n] = _branched(fit(cands[n], p, trunk), trunk, T) if T else fit(cands[n], p)
+            if n not in done: done[n] = T + learners[n].train_iter
+            else: done[n] += more(learners[n], T + (rnd + 1) * p - done[n])
+        trunk = None # every pilot has branched
         tabs = {'baseline': measure(learners['baseline'])} if use_floor and 'baseline' in alive else {}
         if tabs: fl = iou_floor(tabs['baseline'], scenes.codes)
         tabs.update({n: measure(learners[n], fl) for n in alive if n not in tabs})
@@ -250,19 +282,19 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
         fate = select_round(tabs, rare, sizes[rnd + 1] if rnd + 1 < len(sizes) else 1, tol)
         rows += [_search_row(n, rnd, done[n], tabs[n], rare, *fate[n]) for n in alive]
         for n in alive:
-            if fate[n][0] != 'kept': total += done[n]; del learners[n]
+            if fate[n][0] != 'kept': total += done[n] - T; del learners[n]
         alive = [n for n in alive if fate[n][0] == 'kept']
         if len(alive) <= 1: break
     w = alive[0]; learn = learners[w]
-    done[w] += more(learn, steps - total - done[w]); total += done[w]
+    done[w] += more(learn, steps - total - (done[w] - T)); total += done[w] - T
     if total != steps: raise RuntimeError(f"the search spent {total} steps, not the budget of {steps}")
-    reason = _pick_reason(w, rows, rare, steps, done[w])
+    reason = _pick_reason(w, rows, rare, steps, done[w], T)
     rows.append(_search_row(w, 'final', done[w], measure(learn, None if w == 'baseline' else fl), rare, 'winner', reason))
     tab = pd.DataFrame(rows)
     if out is not None: Path(out).mkdir(parents=True, exist_ok=True); tab.to_csv(Path(out)/'search.csv', index=False)
     learn.recipe = replace(cands[w], reasons=(reason, *cands[w].reasons))
     learn.steps, learn.search = done[w], {'table': tab, 'reason': reason, 'winner': w, 'steps': total, 'holdback': hb,
-                                          'calibrated': calibrated, 'pilot_steps': p, 'rounds': len(sizes),
+                                          'calibrated': calibrated, 'pilot_steps': p, 'rounds': len(sizes), 'trunk_steps': T,
                                           'floor': None if fl is None or w == 'baseline' else [float(v) for v in fl]}
     learn.seg_info.recipe = dataclasses.asdict(learn.recipe)
     return learn

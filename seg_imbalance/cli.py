@@ -141,6 +141,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--epochs', type=int, default=5, help='passes over the training patches when --steps is not given')
     t.add_argument('--bs', type=int, default=16); t.add_argument('--seed', type=int, default=0)
     t.add_argument('--encoder-weights', default=None, help=ew + '; with --recipe search, of every candidate')
+    t.add_argument('--search-trunk', type=float, default=0., help='with --recipe search: share of --steps the baseline '
+                   'trains first, every pilot then branching from its weights (default: 0, pilots from scratch)')
     t.add_argument('--valid-pct', type=float, default=0.2, help="share of scenes for validation (without splits.csv)")
     t.add_argument('--out', default='train_out', help='output folder (default: train_out)')
     t.add_argument('--holdback', type=float, default=0.15, help='share of the training side held back for every '
@@ -271,7 +273,8 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
               log:str|None=None, # 'tensorboard': fastai's TensorBoard events in `out`/tensorboard
               eval_every_epoch:bool=False, # score the held-back part after every epoch (history.csv)
               encoder_weights:str|None=None, # pretrained encoder weights (`Recipe.encoder_weights`; search: every candidate's)
-              calibrate:bool=True) -> dict: # fit one logit bias per class on the held-back part (`calibrate`)
+              calibrate:bool=True, # fit one logit bias per class on the held-back part (`calibrate`)
+              search_trunk:float=0.) -> dict: # recipe 'search': `search_recipe`'s `trunk_share`
     "Train a recipe on a scene folder (or 'demo'), part of the training side held back; write the results into `out`"
     from seg_imbalance.stats import imbalance_report
     from seg_imbalance.recipe import get_recipe
@@ -281,6 +284,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     from seg_imbalance.experiments import load_data
     from seg_imbalance.interpret import evaluate_scenes
     from seg_imbalance.calibrate import overcorrection # precision and recall more than 2x apart
+    if search_trunk and recipe != 'search': raise ValueError(f"search_trunk applies to recipe 'search', not {recipe!r}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True); cbs = _log_cbs(log, out)
     spec = {'source': str(data), 'size': size, 'valid_pct': valid_pct}
     if str(data) != 'demo': spec['source'] = str(Path(data).resolve())
@@ -294,7 +298,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     if r is None: # pilots on the held-back part choose the recipe and train it on (`choose.search_recipe`)
         from seg_imbalance.choose import search_recipe
         learn = search_recipe(ss, table, valid, steps, bs, seed, holdback=hb, encoder_weights=encoder_weights, out=out,
-                              quiet=quiet); r = learn.recipe
+                              quiet=quiet, trunk_share=search_trunk); r = learn.recipe
     else: learn = fit_recipe(r, ss, table, valid, steps, bs, seed, quiet=quiet, cbs=cbs, holdback=hb, history=out/'history.csv',
                              eval_every_epoch=eval_every_epoch, checkpoint=out/'checkpoint.pth', resume=resume,
                              epoch_steps=checkpoint_every)
@@ -313,7 +317,7 @@ def _cmd_train(a) -> int:
     try: res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out,
                          holdback=a.holdback, checkpoint_every=a.checkpoint_every, resume=a.resume, log=a.log,
                          eval_every_epoch=a.eval_every_epoch, encoder_weights=a.encoder_weights,
-                         calibrate=not a.no_calibration)
+                         calibrate=not a.no_calibration, search_trunk=a.search_trunk)
     except ValueError as e: raise SystemExit(f"seg-imbalance train: {e}")
     if res.get('rank'): return 0 # another process of a distributed run: rank 0 reports
     print(f"Class imbalance of the training scenes: {res['report'].setting}")

@@ -253,6 +253,16 @@ def _run_cbs(learn, hb, scenes, rare, validate:bool, eval_every_epoch:bool, hist
         cbs.append(_Resume(ck))
     return cbs
 
+# %% ../nbs/11c_fit.ipynb #fh06
+def _load_init(model:torch.nn.Module, init:dict, r:Recipe):
+    "Load the weights `init` into `model` (recipe `r`'s), or `ValueError` naming what differs"
+    try: model.load_state_dict(init)
+    except RuntimeError as e:
+        msg = str(e).split('\n\t')[1:3] # the first missing / unexpected keys or the first size mismatch
+        raise ValueError(f"recipe {r.name!r}: the starting weights do not fit its model ({r.arch}, {r.encoder}, attention="
+                         f"{r.attention}, context={r.context}, aux={r.aux}): {' '.join(m.strip() for m in msg)[:300]}") from None
+
+
 # %% ../nbs/11c_fit.ipynb #fi08
 def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
                scenes:SceneSet, # all scenes (training and evaluation)
@@ -268,7 +278,8 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
                history=None, # CSV path of the per-epoch history
                checkpoint=None, # path of a checkpoint written atomically after each epoch
                resume:bool=False, # go on from `checkpoint`
-               epoch_steps:int|None=None): # optimiser steps per epoch; default about one pass
+               epoch_steps:int|None=None, # optimiser steps per epoch; default about one pass
+               init:dict|None=None): # model weights to start from (`state_dict` of the same model, e.g. a search's trunk)
     "Train `recipe` for `steps` optimiser steps, never on held-back or evaluation rows; the `Learner`"
     from fastai.torch_core import set_seed, num_distrib
     if num_distrib() > 1 and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
@@ -281,6 +292,7 @@ def fit_recipe(recipe, # a `Recipe`, or anything `get_recipe` takes
             'epoch_len': len(dls.train) * bs, 'holdback': None if hb is None else hb.to_dict()}
     ck = load_checkpoint(checkpoint, meta) if resume else None
     learn = _recipe_learner(r, dls, rare, counts, scenes.ignore_index, list(cbs or []))
+    if init is not None: _load_init(learn.model, init, r)
     run = _run_cbs(learn, hb, scenes, rare, validate, eval_every_epoch, history, checkpoint, meta, ck)
     if quiet: learn.remove_cb(ProgressCallback); learn.recorder.silent = True; learn.logger = noop
     with learn.added_cbs(run): distributed_fit(learn, epochs, r.lr, 0 if ck is None else ck['epoch'])
