@@ -188,7 +188,7 @@ def _search_row(name:str, rnd, steps:int, tab:pd.DataFrame, rare:list, fate:str,
             **{f'IoU {c}': float(v) for c, v in tab['IoU'].items()}, 'fate': fate, 'reason': reason}
 
 # %% ../nbs/11d_choose.ipynb #ch29
-def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int, trunk:int=0) -> str:
+def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int, trunk:int=0, lr:float=0.) -> str:
     "The reason of the pick, one sentence"
     last = [r for r in rows if r['round'] == max(x['round'] for x in rows if x['candidate'] == w)]
     other = [r for r in last if r['candidate'] != w]
@@ -200,7 +200,7 @@ def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int, trunk:int=0) -
     return (f"{w} won on the held-back data with {what} {wr[m]:.3f} at {wr['steps']} steps" + (f" (against {vs})" if vs else '')
             + (f"; rejected for costing a common class more than the guard allows: {', '.join(rej)}" if rej else '')
             + f"; it trained {own} of the {steps} steps" + (f" (the first {trunk} as the baseline trunk every pilot "
-            "branched from)" if trunk else '') + ", the pilots of the others the rest.")
+            f"branched from, the rest at lr {lr:.2g})" if trunk else '') + ", the pilots of the others the rest.")
 
 # %% ../nbs/11d_choose.ipynb #ch30m
 def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True, floor=None) -> pd.DataFrame:
@@ -249,6 +249,7 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
                   calibrated:bool=True, # score each pilot after fitting its per-class biases on the held-back part
                   floor:bool=True, # calibrated: the baseline pilot's held-back IoU is the floor of the others' biases
                   trunk_share:float=0., # > 0: the baseline trains this share of the budget first, every pilot branches from it
+                  branch_lr:float=0.1, # with a trunk: the branches' learning rate, times each candidate's own (fine-tuning)
                   encoder:str='resnet18', # every candidate's encoder
                   encoder_weights=None, # every candidate's pretrained encoder weights (`Recipe.encoder_weights`)
                   out=None, quiet:bool=True, # out: folder for search.csv
@@ -266,9 +267,12 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     def measure(l, fl=None): return _evaluate(l) if _evaluate else _measure_pilot(l, scenes, hb, rare, calibrated, fl)
     use_floor = floor and calibrated and 'baseline' in cands; fl = None # the floor: the baseline pilot's newest table
     more = _continue or continue_fit
-    T = _trunk_steps(cands, steps, trunk_share); trunk = fit(cands['baseline'], T) if T else None
-    rows, learners, done, alive, total = [], {}, {}, list(cands), T # the trunk's steps count once
+    T = _trunk_steps(cands, steps, trunk_share) # checked, like the plan, before anything trains
+    if T and not (math.isfinite(branch_lr) and branch_lr > 0): raise ValueError(f"branch_lr must be > 0, got {branch_lr}")
     p, sizes = halving_plan(len(cands), steps - T, pilot_share, min_pilot)
+    trunk = fit(cands['baseline'], T) if T else None
+    if T: cands = {n: replace(r, lr=r.lr * branch_lr) for n, r in cands.items()} # the branches fine-tune the trunk
+    rows, learners, done, alive, total = [], {}, {}, list(cands), T # the trunk's steps count once
     for rnd in itertools.count():
         for n in alive:
             if n not in learners: learners[n] = _branched(fit(cands[n], p, trunk), trunk, T) if T else fit(cands[n], p)
@@ -288,7 +292,7 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     w = alive[0]; learn = learners[w]
     done[w] += more(learn, steps - total - (done[w] - T)); total += done[w] - T
     if total != steps: raise RuntimeError(f"the search spent {total} steps, not the budget of {steps}")
-    reason = _pick_reason(w, rows, rare, steps, done[w], T)
+    reason = _pick_reason(w, rows, rare, steps, done[w], T, cands[w].lr)
     rows.append(_search_row(w, 'final', done[w], measure(learn, None if w == 'baseline' else fl), rare, 'winner', reason))
     tab = pd.DataFrame(rows)
     if out is not None: Path(out).mkdir(parents=True, exist_ok=True); tab.to_csv(Path(out)/'search.csv', index=False)

@@ -92,13 +92,15 @@ def parity_section() -> list[str]:
 SEARCH_FILES = (('search_demo.jsonl', 'pilots: ½ of the budget, scored by raw argmax'),
                 ('search_demo_v2.jsonl', 'pilots: 0.3 of the budget, scored after calibration'),
                 ('search_demo_v3.jsonl', 'pilots: ½ of the budget (at least 20 steps), scored after calibration'),
-                ('search_demo_v4.jsonl', "as v3, each remedy's calibration floored at the baseline pilot's held-back IoU"))
+                ('search_demo_v4.jsonl', "as v3, each remedy's calibration floored at the baseline pilot's held-back IoU"),
+                ('search_demo_v5.jsonl', "as v4, every pilot branching from a baseline trunk trained on ½ of the budget "
+                 "(`--search-trunk 0.5`; run `search-trunk`)"))
 
 def _search_note(f:str, how:str, recs:list, autos:list) -> str:
     "Search minus auto (rare mIoU) paired by seed: the file's own auto runs, else the newest other file's (commits named)"
     own = [r for r in recs if r['name'] == 'auto']
     auto = {r['seed']: r for r in (own or autos)}
-    pairs = [(r, auto[r['seed']]) for r in recs if r['name'] == 'search' and r['seed'] in auto]
+    pairs = [(r, auto[r['seed']]) for r in recs if r['name'].startswith('search') and r['seed'] in auto]
     if not pairs: return ''
     d = [s['rare_miou'] - a['rare_miou'] for s, a in pairs]
     where = '' if own else (f" (auto from commit {', '.join(sorted({str(a['commit'])[:7] for _, a in pairs}))}, search from "
@@ -113,7 +115,7 @@ def search_section() -> list[str]:
     for f, how in SEARCH_FILES:
         recs = _jsonl(root/'nbs/results'/f)
         rows += [[f"`{r['name']}`", r['seed'], r['recipe'], f"{r['steps']} of {r['budget']}", f"{r['miou']:.3f}",
-                  f"{r['rare_miou']:.3f}", how if r['name'] == 'search' else '', str(r.get('commit'))[:7], r.get('device')] for r in recs]
+                  f"{r['rare_miou']:.3f}", how if r['name'].startswith('search') else '', str(r.get('commit'))[:7], r.get('device')] for r in recs]
         n = _search_note(f, how, recs, autos)
         notes += [n] if n else []
         autos = [r for r in recs if r['name'] == 'auto'] or autos
@@ -122,7 +124,7 @@ def search_section() -> list[str]:
             "`seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S` for R in search, baseline, auto: the "
             "same held-back scenes, the same training rows, scored on the same whole evaluation scenes. Command: "
             "`python benchmarks/search_demo.py --run` (results `nbs/results/search_demo.jsonl`; later versions of the search: "
-            "`--out nbs/results/search_demo_v2.jsonl`, `_v3`, `_v4`, their pilot tables in `nbs/results/search_demo_v*/`). The search "
+            "`--out nbs/results/search_demo_v2.jsonl`, `_v3`, `_v4`, `_v5` (`--recipes search-trunk auto`), their pilot tables in `nbs/results/search_demo_v*/`). The search "
             "spends part of the budget on the pilots of the losers, so its winner trains fewer steps.", '',
             _md(['run', 'seed', 'recipe trained', 'its steps', 'mIoU', 'rare mIoU', 'search', 'commit', 'device'], rows), '',
             *[x for n in notes for x in (n, '')]]
