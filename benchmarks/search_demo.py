@@ -8,7 +8,8 @@
 Each run is `seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S --out RUNS/R_S` (every recipe
 holds back the same part of the training side, 0.15 by default, so all train on the same rows; the search chooses on
 that part only). Measured on the whole evaluation scenes (`summary.json`, `per_class.csv` of each run), never chosen on.
-Writes one JSON line per run to `nbs/results/search_demo.jsonl` (commit, device, command, wall time) and prints the
+Also records each run's mIoU and rare-class mIoU on the held-back part after its calibration (`calibration.csv`), the
+data the search chooses on. Writes one JSON line per run to `nbs/results/search_demo.jsonl` (commit, device, command, wall time) and prints the
 per-recipe means over the seeds.
 """
 import argparse, json, os, platform, subprocess, sys, time
@@ -24,6 +25,14 @@ def _cmd(r, s, a, out) -> list:
     return ['seg-imbalance', 'train', 'demo', '--recipe', *rec, '--steps', str(a.steps), '--size', str(a.size), '--bs',
             str(a.bs), '--seed', str(s), '--out', str(out)]
 
+def _heldback(out:Path, rare:list) -> dict|None:
+    "mIoU and rare-class mIoU on the held-back part, after the run's calibration (`calibration.csv`: the same for every recipe)"
+    f = out/'calibration.csv'
+    if not f.exists(): return None
+    t = pd.read_csv(f, index_col='class')['IoU after'].dropna()
+    r = [c for c in rare if c in t.index]
+    return {'miou': float(t.mean()), 'rare_miou': float(t[r].mean()) if r else None}
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--runs', default='/tmp/search_demo'); p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
@@ -36,7 +45,8 @@ def main():
     a = p.parse_args()
     runs = Path(a.runs); runs.mkdir(parents=True, exist_ok=True)
     commit = a.commit or subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip() or None
-    recs = []
+    recs, old = [], Path(a.out)
+    before = {(r['name'], r['seed']): r.get('wall_s') for r in map(json.loads, old.read_text().splitlines())} if old.exists() else {}
     for s in a.seeds:
         for r in a.recipes:
             out = runs/f'{r}_{s}'; wall = None
@@ -49,7 +59,9 @@ def main():
             done = runs/'done.txt' # wall times of the shell loop that ran them, when it did
             if wall is None and done.exists():
                 wall = next((float(l.split()[3]) for l in done.read_text().splitlines() if l.split()[:2] == [r, str(s)]), None)
+            if wall is None: wall = before.get((r, s)) # a re-collection keeps the wall time of the run
             recs.append({'name': r, 'seed': s, 'recipe': sm['recipe'], 'miou': sm['mIoU'], 'rare_miou': sm.get('rare_miou'),
+                         'heldback': _heldback(out, sm['rare']),
                          'iou': iou, 'rare': sm['rare'], 'steps': sm['steps'], 'budget': a.steps,
                          'search_steps': sm.get('search_steps'), 'search': sm.get('search'),
                          'holdback': sm.get('holdback'), 'n_valid_scenes': sm['n_valid_scenes'],

@@ -94,7 +94,8 @@ SEARCH_FILES = (('search_demo.jsonl', 'pilots: ½ of the budget, scored by raw a
                 ('search_demo_v3.jsonl', 'pilots: ½ of the budget (at least 20 steps), scored after calibration'),
                 ('search_demo_v4.jsonl', "as v3, each remedy's calibration floored at the baseline pilot's held-back IoU"),
                 ('search_demo_v5.jsonl', "as v4, every pilot branching from a baseline trunk trained on ½ of the budget "
-                 "(`--search-trunk 0.5`; run `search-trunk`)"))
+                 "(`--search-trunk 0.5`; run `search-trunk`), the branches at the candidate's own lr"),
+                ('search_demo_v6.jsonl', "as v5, the branches fine-tuning at a tenth of the candidate's lr (`branch_lr`)"))
 
 def _search_note(f:str, how:str, recs:list, autos:list) -> str:
     "Search minus auto (rare mIoU) paired by seed: the file's own auto runs, else the newest other file's (commits named)"
@@ -103,19 +104,28 @@ def _search_note(f:str, how:str, recs:list, autos:list) -> str:
     pairs = [(r, auto[r['seed']]) for r in recs if r['name'].startswith('search') and r['seed'] in auto]
     if not pairs: return ''
     d = [s['rare_miou'] - a['rare_miou'] for s, a in pairs]
+    h = [s['heldback']['rare_miou'] - a['heldback']['rare_miou'] for s, a in pairs
+         if (s.get('heldback') or {}).get('rare_miou') is not None and (a.get('heldback') or {}).get('rare_miou') is not None]
     where = '' if own else (f" (auto from commit {', '.join(sorted({str(a['commit'])[:7] for _, a in pairs}))}, search from "
                             f"{', '.join(sorted({str(s['commit'])[:7] for s, _ in pairs}))}: between them the search's code changed, and fixes "
                             "the demo's auto run does not reach — block-level holdback statistics, guided-crop fallback, "
                             "patch-size check, encoder-weights flags; not one commit, so a weaker pairing)")
     return (f"`{f}` ({how}): search minus auto, rare mIoU, paired by seed{where}: {_ms(d)} "
-            f"({sum(x > 0 for x in d)} of {len(d)} seeds better).")
+            f"({sum(x > 0 for x in d)} of {len(d)} seeds better)" + (f"; on the held-back part: {_ms(h)} "
+            f"({sum(x > 0 for x in h)} of {len(h)} better)" if len(h) == len(d) else '') + '.')
+
+def _hb(r:dict) -> str:
+    "Rare-class mIoU on the held-back part after the run's calibration (recorded from v5 on), else a dash"
+    v = (r.get('heldback') or {}).get('rare_miou')
+    return '—' if v is None else f'{v:.3f}'
 
 def search_section() -> list[str]:
     rows, notes, autos = [], [], []
     for f, how in SEARCH_FILES:
         recs = _jsonl(root/'nbs/results'/f)
         rows += [[f"`{r['name']}`", r['seed'], r['recipe'], f"{r['steps']} of {r['budget']}", f"{r['miou']:.3f}",
-                  f"{r['rare_miou']:.3f}", how if r['name'].startswith('search') else '', str(r.get('commit'))[:7], r.get('device')] for r in recs]
+                  f"{r['rare_miou']:.3f}", _hb(r), how if r['name'].startswith('search') else '', str(r.get('commit'))[:7],
+                  r.get('device')] for r in recs]
         n = _search_note(f, how, recs, autos)
         notes += [n] if n else []
         autos = [r for r in recs if r['name'] == 'auto'] or autos
@@ -124,9 +134,11 @@ def search_section() -> list[str]:
             "`seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S` for R in search, baseline, auto: the "
             "same held-back scenes, the same training rows, scored on the same whole evaluation scenes. Command: "
             "`python benchmarks/search_demo.py --run` (results `nbs/results/search_demo.jsonl`; later versions of the search: "
-            "`--out nbs/results/search_demo_v2.jsonl`, `_v3`, `_v4`, `_v5` (`--recipes search-trunk auto`), their pilot tables in `nbs/results/search_demo_v*/`). The search "
-            "spends part of the budget on the pilots of the losers, so its winner trains fewer steps.", '',
-            _md(['run', 'seed', 'recipe trained', 'its steps', 'mIoU', 'rare mIoU', 'search', 'commit', 'device'], rows), '',
+            "`--out nbs/results/search_demo_v2.jsonl`, `_v3`, `_v4`, `_v5` and `_v6` (`--recipes search-trunk auto`), their pilot tables in `nbs/results/search_demo_v*/`). The search "
+            "spends part of the budget on the pilots of the losers, so its winner trains fewer steps. `held-back rare mIoU`: "
+            "on the held-back part the search chooses on, after each run's own calibration there (recorded from v5 on).", '',
+            _md(['run', 'seed', 'recipe trained', 'its steps', 'mIoU', 'rare mIoU', 'held-back rare mIoU', 'search', 'commit',
+                 'device'], rows), '',
             *[x for n in notes for x in (n, '')]]
 
 def demo_seeds_section() -> list[str]:
