@@ -236,6 +236,25 @@ def _branched(l, trunk, T:int):
         l.epochs_done = len(l.history) # `continue_fit` numbers its epochs on from here
     return l
 
+def _halving(cands:dict, p:int, sizes:list, T:int, trunk, fit, more, measure, rare:list, tol:float, codes=None):
+    "Successive-halving rounds of `p`-step pilots (branched from `trunk`, `T` steps, when given); the winner's name, learner and steps, the rows, the steps spent, the floor"
+    rows, learners, done, alive, total, fl = [], {}, {}, list(cands), T, None # the trunk's steps count once
+    for rnd in itertools.count():
+        for n in alive:
+            if n not in learners: learners[n] = _branched(fit(cands[n], p, trunk), trunk, T) if T else fit(cands[n], p)
+            if n not in done: done[n] = T + learners[n].train_iter
+            else: done[n] += more(learners[n], T + (rnd + 1) * p - done[n])
+        trunk = None # every pilot has branched
+        tabs = {'baseline': measure(learners['baseline'])} if codes is not None and 'baseline' in alive else {}
+        if tabs: fl = iou_floor(tabs['baseline'], codes) # codes given: the baseline's table floors the others' biases
+        tabs.update({n: measure(learners[n], fl) for n in alive if n not in tabs})
+        tabs = {n: tabs[n] for n in alive}
+        fate = select_round(tabs, rare, sizes[rnd + 1] if rnd + 1 < len(sizes) else 1, tol)
+        rows += [_search_row(n, rnd, done[n], tabs[n], rare, *fate[n]) for n in alive]
+        for n in alive:
+            if fate[n][0] != 'kept': total += done[n] - T; del learners[n]
+        alive = [n for n in alive if fate[n][0] == 'kept']
+        if len(alive) <= 1: return alive[0], learners[alive[0]], done[alive[0]], rows, total, fl
 
 # %% ../nbs/11d_choose.ipynb #ch30
 def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
@@ -265,39 +284,23 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     fit = _fit or (lambda r, n, trunk=None: fit_recipe(r, scenes, table, valid_scenes, n, bs, seed, holdback=hb, quiet=quiet,
                                                       init=None if trunk is None else trunk.model.state_dict()))
     def measure(l, fl=None): return _evaluate(l) if _evaluate else _measure_pilot(l, scenes, hb, rare, calibrated, fl)
-    use_floor = floor and calibrated and 'baseline' in cands; fl = None # the floor: the baseline pilot's newest table
+    use_floor = floor and calibrated and 'baseline' in cands # the floor: the baseline pilot's newest table
     more = _continue or continue_fit
     T = _trunk_steps(cands, steps, trunk_share) # checked, like the plan, before anything trains
     if T and not (math.isfinite(branch_lr) and branch_lr > 0): raise ValueError(f"branch_lr must be > 0, got {branch_lr}")
     p, sizes = halving_plan(len(cands), steps - T, pilot_share, min_pilot)
     trunk = fit(cands['baseline'], T) if T else None
     if T: cands = {n: replace(r, lr=r.lr * branch_lr) for n, r in cands.items()} # the branches fine-tune the trunk
-    rows, learners, done, alive, total = [], {}, {}, list(cands), T # the trunk's steps count once
-    for rnd in itertools.count():
-        for n in alive:
-            if n not in learners: learners[n] = _branched(fit(cands[n], p, trunk), trunk, T) if T else fit(cands[n], p)
-            if n not in done: done[n] = T + learners[n].train_iter
-            else: done[n] += more(learners[n], T + (rnd + 1) * p - done[n])
-        trunk = None # every pilot has branched
-        tabs = {'baseline': measure(learners['baseline'])} if use_floor and 'baseline' in alive else {}
-        if tabs: fl = iou_floor(tabs['baseline'], scenes.codes)
-        tabs.update({n: measure(learners[n], fl) for n in alive if n not in tabs})
-        tabs = {n: tabs[n] for n in alive}
-        fate = select_round(tabs, rare, sizes[rnd + 1] if rnd + 1 < len(sizes) else 1, tol)
-        rows += [_search_row(n, rnd, done[n], tabs[n], rare, *fate[n]) for n in alive]
-        for n in alive:
-            if fate[n][0] != 'kept': total += done[n] - T; del learners[n]
-        alive = [n for n in alive if fate[n][0] == 'kept']
-        if len(alive) <= 1: break
-    w = alive[0]; learn = learners[w]
-    done[w] += more(learn, steps - total - (done[w] - T)); total += done[w] - T
+    w, learn, own, rows, total, fl = _halving(cands, p, sizes, T, trunk, fit, more, measure, rare, tol,
+                                              scenes.codes if use_floor else None)
+    own += more(learn, steps - total - (own - T)); total += own - T
     if total != steps: raise RuntimeError(f"the search spent {total} steps, not the budget of {steps}")
-    reason = _pick_reason(w, rows, rare, steps, done[w], T, cands[w].lr)
-    rows.append(_search_row(w, 'final', done[w], measure(learn, None if w == 'baseline' else fl), rare, 'winner', reason))
+    reason = _pick_reason(w, rows, rare, steps, own, T, cands[w].lr)
+    rows.append(_search_row(w, 'final', own, measure(learn, None if w == 'baseline' else fl), rare, 'winner', reason))
     tab = pd.DataFrame(rows)
     if out is not None: Path(out).mkdir(parents=True, exist_ok=True); tab.to_csv(Path(out)/'search.csv', index=False)
     learn.recipe = replace(cands[w], reasons=(reason, *cands[w].reasons))
-    learn.steps, learn.search = done[w], {'table': tab, 'reason': reason, 'winner': w, 'steps': total, 'holdback': hb,
+    learn.steps, learn.search = own, {'table': tab, 'reason': reason, 'winner': w, 'steps': total, 'holdback': hb,
                                           'calibrated': calibrated, 'pilot_steps': p, 'rounds': len(sizes), 'trunk_steps': T,
                                           'floor': None if fl is None or w == 'baseline' else [float(v) for v in fl]}
     learn.seg_info.recipe = dataclasses.asdict(learn.recipe)
