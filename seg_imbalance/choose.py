@@ -237,7 +237,7 @@ def _branched(l, trunk, T:int):
     return l
 
 def _halving(cands:dict, p:int, sizes:list, T:int, trunk, fit, more, measure, rare:list, tol:float, codes=None):
-    "Successive-halving rounds of `p`-step pilots (branched from `trunk`, `T` steps, when given); the winner's name, learner and steps, the rows, the steps spent, the floor"
+    "Successive-halving rounds of `p`-step pilots (from `trunk`'s `T` steps); winner, its learner, steps, rows, steps spent, floor"
     rows, learners, done, alive, total, fl = [], {}, {}, list(cands), T, None # the trunk's steps count once
     for rnd in itertools.count():
         for n in alive:
