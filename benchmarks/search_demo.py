@@ -4,6 +4,9 @@
     python benchmarks/search_demo.py                # collect the runs already in --runs
     python benchmarks/search_demo.py --run --recipes search-trunk auto --out nbs/results/search_demo_v5.jsonl
                                                     # 'search-trunk': --recipe search --search-trunk 0.5 (--trunk)
+    python benchmarks/search_demo.py --run --data ../shared/data/camvid --size 128 --recipes baseline auto \
+        --rare Pole SignSymbol Fence Pedestrian Bicyclist --out nbs/results/camvid_train.jsonl
+                                                    # the same on a scene folder (CamVid: its splits.csv, 101 val frames)
 
 Each run is `seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S --out RUNS/R_S` (every recipe
 holds back the same part of the training side, 0.15 by default, so all train on the same rows; the search chooses on
@@ -22,7 +25,7 @@ def _cpu() -> str:
 
 def _cmd(r, s, a, out) -> list:
     rec = ['search', '--search-trunk', str(a.trunk)] if r == 'search-trunk' else [r] # pilots branching from a baseline trunk
-    return ['seg-imbalance', 'train', 'demo', '--recipe', *rec, '--steps', str(a.steps), '--size', str(a.size), '--bs',
+    return ['seg-imbalance', 'train', a.data, '--recipe', *rec, '--steps', str(a.steps), '--size', str(a.size), '--bs',
             str(a.bs), '--seed', str(s), '--out', str(out)]
 
 def _heldback(out:Path, rare:list) -> dict|None:
@@ -41,6 +44,8 @@ def main():
     p.add_argument('--bs', type=int, default=16); p.add_argument('--run', action='store_true')
     p.add_argument('--trunk', type=float, default=0.5, help="--search-trunk of the 'search-trunk' runs")
     p.add_argument('--out', default='nbs/results/search_demo.jsonl')
+    p.add_argument('--data', default='demo', help="'demo' or a scene folder (its splits.csv decides the evaluation frames)")
+    p.add_argument('--rare', nargs='+', default=None, help="the classes of 'rare mIoU' (default: each run's own rare classes)")
     p.add_argument('--commit', default=None, help='the commit the runs were trained at (default: HEAD now)')
     a = p.parse_args()
     runs = Path(a.runs); runs.mkdir(parents=True, exist_ok=True)
@@ -56,17 +61,21 @@ def main():
             if not (out/'summary.json').exists(): print(f'missing: {out}', file=sys.stderr); continue
             sm = json.loads((out/'summary.json').read_text())
             iou = pd.read_csv(out/'per_class.csv', index_col='class')['IoU'].to_dict()
+            rare = a.rare or sm['rare'] # a fixed set (CamVid's five) or the classes `train` found rare
+            if a.rare and not set(rare) <= set(iou): raise SystemExit(f'--rare: {sorted(set(rare) - set(iou))} not in {out}')
             done = runs/'done.txt' # wall times of the shell loop that ran them, when it did
             if wall is None and done.exists():
                 wall = next((float(l.split()[3]) for l in done.read_text().splitlines() if l.split()[:2] == [r, str(s)]), None)
             if wall is None: wall = before.get((r, s)) # a re-collection keeps the wall time of the run
-            recs.append({'name': r, 'seed': s, 'recipe': sm['recipe'], 'miou': sm['mIoU'], 'rare_miou': sm.get('rare_miou'),
-                         'heldback': _heldback(out, sm['rare']),
-                         'iou': iou, 'rare': sm['rare'], 'steps': sm['steps'], 'budget': a.steps,
+            rmiou = sum(iou[c] for c in rare) / len(rare) if a.rare else sm.get('rare_miou')
+            recs.append({'name': r, 'seed': s, 'recipe': sm['recipe'], 'miou': sm['mIoU'], 'rare_miou': rmiou,
+                         'heldback': _heldback(out, rare),
+                         'iou': iou, 'rare': rare, 'data': a.data, 'steps': sm['steps'], 'budget': a.steps,
                          'search_steps': sm.get('search_steps'), 'search': sm.get('search'),
                          'holdback': sm.get('holdback'), 'n_valid_scenes': sm['n_valid_scenes'],
                          'command': ' '.join(_cmd(r, s, a, out)), 'wall_s': wall, 'commit': commit,
                          'device': f'cpu: {_cpu()}, {os.cpu_count()} cores (shared)', 'host': platform.node()})
+    if not recs: raise SystemExit(f'no finished run in {runs}: add --run to train them')
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(''.join(json.dumps(r) + '\n' for r in recs))
     df = pd.DataFrame(recs)
