@@ -151,6 +151,13 @@ def demo_seeds_section() -> list[str]:
              f"{r['miou']['baseline']:.3f}", f"{r['miou']['recommended']:.3f}",
              f"{r['worst_loss']:+.3f} ({min(r['iou_gain'], key=lambda c: r['iou_gain'][c] if r['iou_gain'][c] == r['iou_gain'][c] else 9)})"] for r in recs]
     met = np.mean(g) >= .15 and min(w) >= -.02
+    per = {} # each class's IoU change over the seeds (a class rare in one seed and common in another is one class)
+    for r in recs:
+        for c, v in r['iou_gain'].items():
+            if v == v: per.setdefault(c.replace(' (rare)', ''), []).append(v)
+    pm = {c: float(np.mean(v)) for c, v in per.items()}; wc = min(pm, key=pm.get)
+    met_mean = np.mean(g) >= .15 and pm[wc] >= -.02
+    say = lambda ok: 'met' if ok else 'not met'
     return ['### The demo: a fix or a trade?', '',
             "`seg-imbalance demo` at its defaults (12 scenes of 512 px, 64 px patches, batch 16): the baseline against `train`'s "
             "default path (the recommended recipe, calibrated on held-back scenes), both on the same training rows and steps, "
@@ -160,7 +167,9 @@ def demo_seeds_section() -> list[str]:
             _md(['seed', 'steps', 'rare mIoU baseline', 'rare mIoU toolkit', 'mIoU baseline', 'mIoU toolkit',
                  'worst class IoU change'], rows), '',
             f"Rare-class mIoU gain {_ms(g)}; worst class IoU change {min(w):+.3f}. The goal (gain ≥ +0.15 with no class "
-            f"losing more than 0.02) is {'met' if met else 'not met'}.", '']
+            f"losing more than 0.02) is {say(met)} when every seed must keep every class within 0.02. Read class by class "
+            f"as a mean of the {len(recs)} seeds, the largest loss is {wc}'s {pm[wc]:+.3f}; read that way, the goal is "
+            f"{say(met_mean)}" + (" (the gain falls short)" if np.mean(g) < .15 else "") + ".", '']
 
 def demo_floor_section() -> list[str]:
     recs = _jsonl(root/'nbs/results/demo_floor.jsonl')
