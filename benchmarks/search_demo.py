@@ -17,7 +17,7 @@ per-recipe means over the seeds.
 """
 import argparse, json, os, platform, subprocess, sys, time
 from pathlib import Path
-import pandas as pd
+import numpy as np, pandas as pd
 
 def _cpu() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
@@ -36,6 +36,21 @@ def _heldback(out:Path, rare:list) -> dict|None:
     r = [c for c in rare if c in t.index]
     return {'miou': float(t.mean()), 'rare_miou': float(t[r].mean()) if r else None}
 
+def _raw(out:Path, data:str, size:int, rare:list) -> dict|None:
+    "The run's saved model scored again on the same evaluation scenes without its per-class biases (what calibration did)"
+    sm = json.loads((out/'summary.json').read_text())
+    if not sm.get('calibration'): return None
+    from seg_imbalance.experiments import load_data
+    from seg_imbalance.predict import load_model
+    from seg_imbalance.interpret import evaluate_scenes
+    src = data if data == 'demo' else str(Path(data).resolve()) # the spec `train` loaded (`cli.run_train`)
+    ss, _, valid, _ = load_data({'source': src, 'size': size, 'valid_pct': 0.2})
+    if len(valid) != sm['n_valid_scenes']: raise SystemExit(f'{out}: {len(valid)} evaluation scenes, the run had {sm["n_valid_scenes"]}')
+    t = evaluate_scenes(load_model(out/'model'), ss, valid, calibrate=False, progress=False)
+    iou = t['IoU'].to_dict()
+    return {'miou': float(t['IoU'].mean()), 'rare_miou': float(np.mean([iou[c] for c in rare])), 'iou': iou,
+            'precision': t['precision'].to_dict(), 'recall': t['recall'].to_dict()}
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--runs', default='/tmp/search_demo'); p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
@@ -45,6 +60,7 @@ def main():
     p.add_argument('--trunk', type=float, default=0.5, help="--search-trunk of the 'search-trunk' runs")
     p.add_argument('--out', default='nbs/results/search_demo.jsonl')
     p.add_argument('--data', default='demo', help="'demo' or a scene folder (its splits.csv decides the evaluation frames)")
+    p.add_argument('--raw', action='store_true', help='also score each calibrated run without its biases (`raw`)')
     p.add_argument('--rare', nargs='+', default=None, help="the classes of 'rare mIoU' (default: each run's own rare classes)")
     p.add_argument('--commit', default=None, help='the commit the runs were trained at (default: HEAD now)')
     a = p.parse_args()
@@ -60,7 +76,7 @@ def main():
                                                  stdout=subprocess.DEVNULL); wall = round(time.time() - t0, 1)
             if not (out/'summary.json').exists(): print(f'missing: {out}', file=sys.stderr); continue
             sm = json.loads((out/'summary.json').read_text())
-            iou = pd.read_csv(out/'per_class.csv', index_col='class')['IoU'].to_dict()
+            pc = pd.read_csv(out/'per_class.csv', index_col='class'); iou = pc['IoU'].to_dict()
             rare = a.rare or sm['rare'] # a fixed set (CamVid's five) or the classes `train` found rare
             if a.rare and not set(rare) <= set(iou): raise SystemExit(f'--rare: {sorted(set(rare) - set(iou))} not in {out}')
             done = runs/'done.txt' # wall times of the shell loop that ran them, when it did
@@ -69,8 +85,8 @@ def main():
             if wall is None: wall = before.get((r, s)) # a re-collection keeps the wall time of the run
             rmiou = sum(iou[c] for c in rare) / len(rare) if a.rare else sm.get('rare_miou')
             recs.append({'name': r, 'seed': s, 'recipe': sm['recipe'], 'miou': sm['mIoU'], 'rare_miou': rmiou,
-                         'heldback': _heldback(out, rare),
-                         'iou': iou, 'rare': rare, 'data': a.data, 'steps': sm['steps'], 'budget': a.steps,
+                         'heldback': _heldback(out, rare), 'raw': _raw(out, a.data, a.size, rare) if a.raw else None,
+                         'iou': iou, 'precision': pc['precision'].to_dict(), 'recall': pc['recall'].to_dict(), 'rare': rare, 'data': a.data, 'steps': sm['steps'], 'budget': a.steps,
                          'search_steps': sm.get('search_steps'), 'search': sm.get('search'),
                          'holdback': sm.get('holdback'), 'n_valid_scenes': sm['n_valid_scenes'],
                          'command': ' '.join(_cmd(r, s, a, out)), 'wall_s': wall, 'commit': commit,

@@ -141,6 +141,55 @@ def search_section() -> list[str]:
                  'device'], rows), '',
             *[x for n in notes for x in (n, '')]]
 
+def camvid_train_section() -> list[str]:
+    "`train`'s recipes on CamVid (baseline, auto = the default path, search), one commit and device, with the target"
+    recs = _jsonl(root/'nbs/results/camvid_train.jsonl')
+    if not recs: return []
+    rare, by = recs[0]['rare'], {}
+    for r in recs: by.setdefault(r['name'], {})[r['seed']] = r
+    raw = lambda r, k: f"{r['raw'][k]:.3f}" if r.get('raw') else '—' # the same model without its biases
+    rows = [[f"`{r['name']}`", r['seed'], r['recipe'], f"{r['steps']} of {r['budget']}", raw(r, 'miou'), f"{r['miou']:.3f}",
+             raw(r, 'rare_miou'), f"{r['rare_miou']:.3f}", _hb(r), *[f"{r['iou'][c]:.3f}" for c in rare]] for r in recs]
+    base = by.get('baseline', {})
+    def paired(n, k):
+        d = [by[n][s][k] - base[s][k] for s in by[n] if s in base]
+        return f"{_ms(d)} ({sum(x > 0 for x in d)}/{len(d)})" if d and n != 'baseline' else '—'
+    summ = [[f"`{n}`", len(rs), _ms([r['miou'] for r in rs.values()]), _ms([r['rare_miou'] for r in rs.values()]),
+             paired(n, 'miou'), paired(n, 'rare_miou'),
+             'met' if np.mean([r['rare_miou'] for r in rs.values()]) >= .10 and np.mean([r['miou'] for r in rs.values()]) >= .34
+             else 'not met'] for n, rs in by.items()]
+    at = sorted({f"{str(r['commit'])[:7]} ({r['device']})" for r in recs})
+    notes = []
+    for n, rs in by.items(): # what the biases did on the evaluation frames: every class, calibrated minus raw
+        cal = [r for r in rs.values() if r.get('raw')]
+        if not cal: continue
+        dc = {c: float(np.mean([r['iou'][c] - r['raw']['iou'][c] for r in cal])) for c in cal[0]['iou']}
+        lo, hi = min(dc, key=dc.get), max(dc, key=dc.get)
+        notes += [f"`{n}`, calibrated minus raw (the same models, paired by seed): mIoU "
+                  f"{_ms([r['miou'] - r['raw']['miou'] for r in cal])}, rare mIoU "
+                  f"{_ms([r['rare_miou'] - r['raw']['rare_miou'] for r in cal])}; per class, averaged over the seeds, "
+                  f"from {lo} {dc[lo]:+.3f} to {hi} {dc[hi]:+.3f}.", '']
+    if 'search' in by and 'auto' in by:
+        d = [by['search'][s]['rare_miou'] - by['auto'][s]['rare_miou'] for s in by['search'] if s in by['auto']]
+        picks = ', '.join(f"seed {s}: {r['recipe']}" for s, r in sorted(by['search'].items()))
+        notes = [f"Search minus auto, rare mIoU, paired by seed: {_ms(d)} ({sum(x > 0 for x in d)} of {len(d)} seeds better); "
+                 f"the search picked {picks}.", '']
+    return ['### CamVid through `train` (the default path, calibrated, against the baseline and the search)', '',
+            f"`seg-imbalance train camvid --recipe R --steps {recs[0]['budget']} --size 128 --bs 16 --seed S` for R in "
+            f"{', '.join(by)}: CamVid's training frames minus the part `train` holds back (whole frames, "
+            f"{recs[0]['holdback']['frac'] if isinstance(recs[0].get('holdback'), dict) and 'frac' in recs[0]['holdback'] else 0.15}"
+            " of them), scored on the whole val frames (void ignored). `auto` is `train`'s default path (the recommended "
+            "recipe, then one logit bias per class fitted on the held-back frames). Rare mIoU: "
+            f"{', '.join(rare)}. Command: `python benchmarks/search_demo.py --run --data ../shared/data/camvid --size 128 "
+            f"--recipes {' '.join(by)} --rare {' '.join(rare)} --raw --out nbs/results/camvid_train.jsonl` (results "
+            f"`nbs/results/camvid_train.jsonl`; {'one commit and device: ' if len(at) == 1 else 'NOT one commit and device: '}"
+            f"{'; '.join(at)}).", '',
+            "`raw`: the same model scored without its biases (`--raw`).", '',
+            _md(['run', 'seed', 'recipe trained', 'its steps', 'raw mIoU', 'mIoU', 'raw rare mIoU', 'rare mIoU',
+                 'held-back rare mIoU', *rare], rows), '',
+            _md(['run', 'seeds', 'mIoU', 'rare mIoU', 'Δ mIoU vs baseline', 'Δ rare vs baseline',
+                 'target (rare ≥ 0.10, mIoU ≥ 0.34)'], summ), '', *notes]
+
 def demo_seeds_section() -> list[str]:
     recs = _jsonl(root/'nbs/results/demo_seeds.jsonl')
     if not recs: return []
@@ -232,7 +281,7 @@ def block() -> str:
                 f"{'; '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
                 "`nbs/results/demo_ablation.toml`; command: `seg-imbalance ablate nbs/results/demo_ablation.toml --out "
                 "nbs/results/demo_ablation`.", '', md, '', *_mixed_note(d['summary']), _ran(d).strip(), '']
-    out += demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
+    out += camvid_train_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
     return '\n'.join(out + [END])
 
 def updated(readme:str) -> str:
