@@ -40,6 +40,10 @@ def _raw(out:Path, data:str, size:int, rare:list) -> dict|None:
     "The run's saved model scored again on the same evaluation scenes without its per-class biases (what calibration did)"
     sm = json.loads((out/'summary.json').read_text())
     if not sm.get('calibration'): return None
+    f = out/'raw.json' # kept beside the run: a re-collection does not score it again
+    if f.exists() and f.stat().st_mtime >= (out/'model.safetensors').stat().st_mtime:
+        r = json.loads(f.read_text())
+        if r.get('rare') == list(rare): return r['raw']
     from seg_imbalance.experiments import load_data
     from seg_imbalance.predict import load_model
     from seg_imbalance.interpret import evaluate_scenes
@@ -48,8 +52,9 @@ def _raw(out:Path, data:str, size:int, rare:list) -> dict|None:
     if len(valid) != sm['n_valid_scenes']: raise SystemExit(f'{out}: {len(valid)} evaluation scenes, the run had {sm["n_valid_scenes"]}')
     t = evaluate_scenes(load_model(out/'model'), ss, valid, calibrate=False, progress=False)
     iou = t['IoU'].to_dict()
-    return {'miou': float(t['IoU'].mean()), 'rare_miou': float(np.mean([iou[c] for c in rare])), 'iou': iou,
-            'precision': t['precision'].to_dict(), 'recall': t['recall'].to_dict()}
+    raw = {'miou': float(t['IoU'].mean()), 'rare_miou': float(np.mean([iou[c] for c in rare])), 'iou': iou,
+           'precision': t['precision'].to_dict(), 'recall': t['recall'].to_dict()}
+    f.write_text(json.dumps({'rare': list(rare), 'raw': raw})); return raw
 
 def main():
     p = argparse.ArgumentParser()
