@@ -32,9 +32,10 @@ def _heldback(out:Path, rare:list) -> dict|None:
     "mIoU and rare-class mIoU on the held-back part, after the run's calibration (`calibration.csv`: the same for every recipe)"
     f = out/'calibration.csv'
     if not f.exists(): return None
-    t = pd.read_csv(f, index_col='class')['IoU after'].dropna()
+    cal = pd.read_csv(f, index_col='class'); t = cal['IoU after'].dropna()
     r = [c for c in rare if c in t.index]
-    return {'miou': float(t.mean()), 'rare_miou': float(t[r].mean()) if r else None}
+    return {'miou': float(t.mean()), 'rare_miou': float(t[r].mean()) if r else None,
+            'iou_before': cal['IoU before'].dropna().to_dict(), 'iou_after': t.to_dict()} # per class, the biases' effect there
 
 def _raw(out:Path, data:str, size:int, rare:list) -> dict|None:
     "The run's saved model scored again on the same evaluation scenes without its per-class biases (what calibration did)"

@@ -141,6 +141,16 @@ def search_section() -> list[str]:
                  'device'], rows), '',
             *[x for n in notes for x in (n, '')]]
 
+def _sms(v:list) -> str:
+    "`_ms` of a change, signed"
+    m = _ms(v); return m if m.startswith('-') else '+' + m
+
+def _hb_change(cal:list, c:str) -> str:
+    "The biases' effect on class `c` on the held-back frames they were fitted on (mean of the runs), when recorded"
+    d = [r['heldback']['iou_after'][c] - r['heldback']['iou_before'][c] for r in cal
+         if c in (r.get('heldback') or {}).get('iou_before', {}) and c in r['heldback'].get('iou_after', {})]
+    return f" ({c} on the held-back frames the biases were fitted on: {np.mean(d):+.3f})" if len(d) == len(cal) else ''
+
 def camvid_train_section() -> list[str]:
     "`train`'s recipes on CamVid (baseline, auto = the default path, search), one commit and device, with the target"
     recs = _jsonl(root/'nbs/results/camvid_train.jsonl')
@@ -153,7 +163,7 @@ def camvid_train_section() -> list[str]:
     base = by.get('baseline', {})
     def paired(n, k):
         d = [by[n][s][k] - base[s][k] for s in by[n] if s in base]
-        return f"{_ms(d)} ({sum(x > 0 for x in d)}/{len(d)})" if d and n != 'baseline' else '—'
+        return f"{_sms(d)} ({sum(x > 0 for x in d)}/{len(d)})" if d and n != 'baseline' else '—'
     summ = [[f"`{n}`", len(rs), _ms([r['miou'] for r in rs.values()]), _ms([r['rare_miou'] for r in rs.values()]),
              paired(n, 'miou'), paired(n, 'rare_miou'),
              'met' if np.mean([r['rare_miou'] for r in rs.values()]) >= .10 and np.mean([r['miou'] for r in rs.values()]) >= .34
@@ -166,13 +176,13 @@ def camvid_train_section() -> list[str]:
         dc = {c: float(np.mean([r['iou'][c] - r['raw']['iou'][c] for r in cal])) for c in cal[0]['iou']}
         lo, hi = min(dc, key=dc.get), max(dc, key=dc.get)
         notes += [f"`{n}`, calibrated minus raw (the same models, paired by seed): mIoU "
-                  f"{_ms([r['miou'] - r['raw']['miou'] for r in cal])}, rare mIoU "
-                  f"{_ms([r['rare_miou'] - r['raw']['rare_miou'] for r in cal])}; per class, averaged over the seeds, "
-                  f"from {lo} {dc[lo]:+.3f} to {hi} {dc[hi]:+.3f}.", '']
+                  f"{_sms([r['miou'] - r['raw']['miou'] for r in cal])}, rare mIoU "
+                  f"{_sms([r['rare_miou'] - r['raw']['rare_miou'] for r in cal])}; per class, averaged over the seeds, "
+                  f"from {lo} {dc[lo]:+.3f} to {hi} {dc[hi]:+.3f}" + _hb_change(cal, lo) + ".", '']
     if 'search' in by and 'auto' in by:
         d = [by['search'][s]['rare_miou'] - by['auto'][s]['rare_miou'] for s in by['search'] if s in by['auto']]
         picks = ', '.join(f"seed {s}: {r['recipe']}" for s, r in sorted(by['search'].items()))
-        notes = [f"Search minus auto, rare mIoU, paired by seed: {_ms(d)} ({sum(x > 0 for x in d)} of {len(d)} seeds better); "
+        notes = [f"Search minus auto, rare mIoU, paired by seed: {_sms(d)} ({sum(x > 0 for x in d)} of {len(d)} seeds better); "
                  f"the search picked {picks}.", '']
     return ['### CamVid through `train` (the default path, calibrated, against the baseline and the search)', '',
             f"`seg-imbalance train camvid --recipe R --steps {recs[0]['budget']} --size 128 --bs 16 --seed S` for R in "
