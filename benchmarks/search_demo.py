@@ -49,9 +49,8 @@ def _raw(out:Path, data:str, size:int, rare:list) -> dict|None:
     from seg_imbalance.predict import load_model
     from seg_imbalance.interpret import evaluate_scenes
     src = data if data == 'demo' else str(Path(data).resolve()) # the spec `train` loaded (`cli.run_train`)
-    ss, _, valid, _ = load_data({'source': src, 'size': size, 'valid_pct': 0.2})
-    if len(valid) != sm['n_valid_scenes']: raise SystemExit(f'{out}: {len(valid)} evaluation scenes, the run had {sm["n_valid_scenes"]}')
-    t = evaluate_scenes(load_model(out/'model'), ss, valid, calibrate=False, progress=False)
+    ss = load_data({'source': src, 'size': size, 'valid_pct': 0.2})[0] # the scene set; the split is the run's own
+    t = evaluate_scenes(load_model(out/'model'), ss, sm['valid_scenes'], calibrate=False, progress=False)
     iou = t['IoU'].to_dict()
     raw = {'miou': float(t['IoU'].mean()), 'rare_miou': float(np.mean([iou[c] for c in rare])), 'iou': iou,
            'precision': t['precision'].to_dict(), 'recall': t['recall'].to_dict()}

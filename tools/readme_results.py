@@ -187,8 +187,7 @@ def camvid_train_section() -> list[str]:
     return ['### CamVid through `train` (the default path, calibrated, against the baseline and the search)', '',
             f"`seg-imbalance train camvid --recipe R --steps {recs[0]['budget']} --size 128 --bs 16 --seed S` for R in "
             f"{', '.join(by)}: CamVid's training frames minus the part `train` holds back (whole frames, "
-            f"{recs[0]['holdback']['frac'] if isinstance(recs[0].get('holdback'), dict) and 'frac' in recs[0]['holdback'] else 0.15}"
-            " of them), scored on the whole val frames (void ignored). `auto` is `train`'s default path (the recommended "
+            f"{recs[0]['holdback']['frac']} of them), scored on the whole val frames (void ignored). `auto` is `train`'s default path (the recommended "
             "recipe, then one logit bias per class fitted on the held-back frames). Rare mIoU: "
             f"{', '.join(rare)}. Command: `python benchmarks/search_demo.py --run --data ../shared/data/camvid --size 128 "
             f"--recipes {' '.join(by)} --rare {' '.join(rare)} --raw --out nbs/results/camvid_train.jsonl` (results "
