@@ -3,7 +3,7 @@
     nice python benchmarks/demo_floor.py --seeds 0 1 2            # train what --models lacks, then measure (~10 min a seed on 2 CPU cores)
     python benchmarks/demo_floor.py --seeds 0 --steps 10 --out /tmp/f.jsonl --models /tmp/fm   # a smoke run
 
-Per seed, as `seg-imbalance demo` does (`cli.run_demo`): the demo scenes, the same evaluation scenes, the same held-back
+Per seed, as `seg-imbalance demo` does (`demo.run_demo`): the demo scenes, the same evaluation scenes, the same held-back
 scenes (`data.holdback`, 0.15) and training rows; the baseline and the recommended recipe trained uncalibrated at the
 same steps and saved (`--models`, so a rerun measures again without training). Then the recommended model is scored on
 the whole evaluation scenes three ways: raw, calibrated (`calibrate_heldback`, mIoU ascent: `demo`'s default) and
@@ -19,7 +19,7 @@ from _common import parser, run_info, print_table
 
 def train(d:Path, seed:int, steps:int, info:dict, bs:int=16) -> dict:
     "Train and save the demo's two runs for `seed` into `d` (skipped when there); the steps and the training facts"
-    from seg_imbalance.cli import demo_split
+    from seg_imbalance.demo import demo_split
     from seg_imbalance.recipe import get_recipe
     from seg_imbalance.fit import run_recipe
     from seg_imbalance.predict import save_model
@@ -35,7 +35,7 @@ def train(d:Path, seed:int, steps:int, info:dict, bs:int=16) -> dict:
 
 def measure(d:Path, seed:int, meta:dict) -> dict:
     "The recommended model raw, calibrated and calibrated with the baseline's floor, against the baseline"
-    from seg_imbalance.cli import demo_split
+    from seg_imbalance.demo import demo_split
     from seg_imbalance.predict import load_model
     from seg_imbalance.fit import evaluate_heldback, calibrate_heldback
     from seg_imbalance.interpret import evaluate_scenes

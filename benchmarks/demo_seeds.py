@@ -3,7 +3,7 @@
     nice python benchmarks/demo_seeds.py --seeds 0 1 2                 # the default budget (300 steps), ~3 runs
     python benchmarks/demo_seeds.py --seeds 0 --steps 20 --out /tmp/x.jsonl   # a smoke run
 
-Each seed runs `cli.run_demo` (baseline vs the recommended recipe calibrated on held-back scenes, same rows, same
+Each seed runs `demo.run_demo` (baseline vs the recommended recipe calibrated on held-back scenes, same rows, same
 steps, scored on the whole validation scenes) and appends one JSON line to the results file (resumable: a seed already
 there is skipped), with the commit and device. The table printed: per seed and mean ± std, rare-class mIoU gain and the
 largest IoU loss of any class against the baseline. Goal (issue 17): gain >= +0.15, no class losing more than 0.02.
@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import parser, run_info, print_table
 
 def run(seed:int, steps:int) -> dict:
-    from seg_imbalance.cli import run_demo
+    from seg_imbalance.demo import run_demo
     with tempfile.TemporaryDirectory() as d:
         res = run_demo(d, steps=steps, seed=seed, quiet=True)
     comp, s = res['table'], res['summary']

@@ -37,8 +37,9 @@ from .experiments import *
 from .results import *
 from .ablate import *
 from .predict import *
+from .demo import *
 from .cli import *
 
 # %% ../nbs/99_all.ipynb #c004
-_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'windows', 'stats', 'crop', 'weights', 'sample', 'copy_paste', 'augment', 'split', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'stitch', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'results', 'ablate', 'predict', 'cli')
+_MODULES = ('io', 'synth', 'table', 'seginfo', 'registry', 'windows', 'stats', 'crop', 'weights', 'sample', 'copy_paste', 'augment', 'split', 'data', 'pixel_losses', 'losses', 'models', 'metrics', 'learner', 'callbacks', 'stitch', 'interpret', 'calibrate', 'recipe', 'fit', 'choose', 'experiments', 'results', 'ablate', 'predict', 'demo', 'cli')
 __all__ = list(dict.fromkeys(n for m in _MODULES for n in importlib.import_module(f'seg_imbalance.{m}').__all__))

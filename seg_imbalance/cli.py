@@ -7,101 +7,12 @@ from __future__ import annotations
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd
+from .results import markdown_table
+from .demo import demo_split, run_demo # the demo's code: `demo`
+
 
 # %% auto #0
-__all__ = ['markdown_table', 'demo_split', 'run_demo', 'run_report', 'run_train', 'load_ablation', 'run_ablate', 'merge_ablation',
-           'main']
-
-# %% ../nbs/13_cli.ipynb #c005
-def markdown_table(df:pd.DataFrame, digits:int=3) -> str:
-    "A GitHub-flavoured Markdown table of `df` (index included)"
-    def fmt(v):
-        if not isinstance(v, float): return str(v)
-        return '—' if np.isnan(v) else f'{v:.{digits}f}'
-    cols = [df.index.name or ''] + [str(c) for c in df.columns]
-    rows = [[str(i)] + [fmt(v) for v in r] for i, r in zip(df.index, df.itertuples(index=False))]
-    return '\n'.join(['| ' + ' | '.join(cols) + ' |',
-                      '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows]) + '\n'
-
-# %% ../nbs/13_cli.ipynb #c008
-def demo_split(seed:int=0, n_scenes:int=12, scene_size:int=512, patch:int=64, bs:int=16) -> tuple:
-    "The demo's data, as `run_demo` uses it: scenes, patch table, evaluation scenes, held-back part, recommended recipe"
-    from seg_imbalance.synth import synth_sceneset
-    from seg_imbalance.crop import tile
-    from seg_imbalance.stats import imbalance_report
-    from seg_imbalance.data import valid_scene_ids, holdback
-    from seg_imbalance.choose import recommend
-    ss = synth_sceneset(n_scenes, scene_size, seed); table = tile(ss, patch)
-    valid = valid_scene_ids(table, None, 0.2, seed)
-    hb = holdback(table, valid, 0.15, seed) # both runs train on the same rows; only the toolkit's calibrates on the rest
-    train = table.iloc[hb.train]; train.attrs = dict(table.attrs)
-    return ss, table, valid, hb, recommend(imbalance_report(train, batch_sizes=(bs,)), bs=bs)
-
-def run_demo(out:str|Path='demo_out', # output folder
-             steps:int=300, seed:int=0, # optimiser steps of each run; seed of data, split and training
-             n_scenes:int=12, scene_size:int=512, patch:int=64, bs:int=16,
-             encoder:str='resnet18', quiet:bool=False,
-             encoder_weights:str|None=None, # pretrained encoder weights of both runs (`Recipe.encoder_weights`)
-            ) -> dict:
-    "Train the baseline and `train`'s default path (recommended recipe, calibrated on held-back scenes) side by side"
-    from seg_imbalance.recipe import get_recipe
-    from seg_imbalance.fit import run_recipe
-    from seg_imbalance.calibrate import overcorrection
-    out = Path(out); out.mkdir(parents=True, exist_ok=True); t0 = time.time()
-    ss, table, valid, hb, rec = demo_split(seed, n_scenes, scene_size, patch, bs)
-    train = table.iloc[hb.train]
-    runs = {n: run_recipe(get_recipe(r, encoder=encoder, encoder_weights=encoder_weights), ss, table, valid,
-                          rare=list(rec.rare), steps=steps, bs=bs, seed=seed, quiet=quiet, holdback=hb,
-                          calibrate=n == 'recommended')
-            for n, r in (('baseline', 'baseline'), ('recommended', rec))}
-    comp = _comparison({n: r['record'] for n, r in runs.items()})
-    summ = {n: {k: r['record'][k] for k in ('miou', 'rare_miou', 'steps', 'train_s')} for n,
-            r in runs.items()}
-    summ.update(rare=list(rec.rare), reasons=list(rec.reasons), recipe=runs['recommended']['record']['recipe'],
-                seed=seed, n_valid_scenes=len(valid), seconds=round(time.time() - t0, 1), holdback=hb.to_dict(),
-                calibration=runs['recommended']['record'].get('calibration'),
-                warnings=overcorrection(runs['recommended']['table'], runs['baseline']['table'],
-                                        common=[c for c in runs['baseline']['table'].index if c not in rec.rare]))
-    comp.to_csv(out/'comparison.csv'); (out/'comparison.md').write_text(markdown_table(comp))
-    (out/'summary.json').write_text(json.dumps(summ, indent=1))
-    for n, r in runs.items(): r['history'].to_csv(out/f'history_{n}.csv', index=False)
-    _demo_figure({n: r['learn'] for n, r in runs.items()}, ss, valid[0]).savefig(out/'predictions.png', dpi=80)
-    from seg_imbalance.interpret import error_gallery # where each model fails on the rarest class
-    rarest = min(list(rec.rare) or [c for c in ss.codes if train[c].sum() > 0], key=lambda c: train[c].sum())
-    for n, r in runs.items():
-        error_gallery(r['learn'], ss, rarest, valid, n=3, size=patch * 2).savefig(out/f'errors_{n}.png', dpi=70)
-    return {'table': comp, 'summary': summ, 'out': out, 'recipe': rec}
-
-# %% ../nbs/13_cli.ipynb #c009
-def _comparison(records:dict) -> pd.DataFrame:
-    "Per class IoU, F1 and recall of each run side by side, the IoU gain of the last over the first; mIoU rows"
-    names = list(records)
-    cols = {f'{m} {n}': pd.Series(records[n][m.lower()]) for n in names for m in ('IoU', 'F1', 'recall')}
-    df = pd.DataFrame(cols)
-    df['IoU gain'] = df[f'IoU {names[-1]}'] - df[f'IoU {names[0]}']
-    rare = records[names[-1]].get('rare') or []
-    df.index = [f'{c} (rare)' if c in rare else c for c in df.index]
-    for k, lab in (('miou', 'mIoU'), ('rare_miou', 'rare-class mIoU')):
-        v = {f'IoU {n}': records[n][k] for n in names}; v['IoU gain'] = v[f'IoU {names[-1]}'] - v[f'IoU {names[0]}']
-        df.loc[lab] = pd.Series(v)
-    df.index.name = 'class'
-    return df
-
-# %% ../nbs/13_cli.ipynb #c010
-def _demo_figure(learners:dict, scenes, i:int):
-    "A validation scene, its truth and each run's whole-scene prediction"
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-    from seg_imbalance.interpret import predict_scene, class_colors
-    s = scenes[i]; cmap = ListedColormap(class_colors(scenes.codes, scenes.colors))
-    panels = [('image', s.read_image(), None), ('truth', s.read_mask(), cmap),
-              *[(n, predict_scene(l, s), cmap) for n, l in learners.items()]]
-    fig, axs = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))
-    for a, (t, im, cm) in zip(axs, panels):
-        a.imshow(im, cmap=cm, vmin=0, vmax=len(scenes.codes) - 1, interpolation='nearest'); a.set_title(t)
-        a.axis('off')
-    fig.tight_layout()
-    return fig
+__all__ = ['run_report', 'run_train', 'load_ablation', 'run_ablate', 'merge_ablation', 'main']
 
 # %% ../nbs/13_cli.ipynb #c012
 def _parser() -> argparse.ArgumentParser:

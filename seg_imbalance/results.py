@@ -11,7 +11,7 @@ import numpy as np, pandas as pd, matplotlib.pyplot as plt
 from scipy import stats as sps
 
 # %% auto #0
-__all__ = ['append_record', 'read_results', 'toy_run', 'runs_table', 'summarize', 'pm_table', 'plot_config_iou',
+__all__ = ['append_record', 'read_results', 'toy_run', 'runs_table', 'summarize', 'pm_table', 'markdown_table', 'plot_config_iou',
            'plot_overcorrection', 'config_class_table', 'ablation_warnings', 'parity_verdict']
 
 # %% ../nbs/11g_results.ipynb #c012
@@ -179,6 +179,17 @@ def pm_table(summary:pd.DataFrame, # from `summarize`
     if 'mixed' in summary: out['mixed'] = summary['mixed']
     out.attrs['mixed'] = list(summary.attrs.get('mixed', []))
     return out
+
+# %% ../nbs/11g_results.ipynb #r043m
+def markdown_table(df:pd.DataFrame, digits:int=3) -> str:
+    "A GitHub-flavoured Markdown table of `df` (index included)"
+    def fmt(v):
+        if not isinstance(v, float): return str(v)
+        return '—' if np.isnan(v) else f'{v:.{digits}f}'
+    cols = [df.index.name or ''] + [str(c) for c in df.columns]
+    rows = [[str(i)] + [fmt(v) for v in r] for i, r in zip(df.index, df.itertuples(index=False))]
+    return '\n'.join(['| ' + ' | '.join(cols) + ' |',
+                      '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows]) + '\n'
 
 # %% ../nbs/11g_results.ipynb #c045
 def plot_config_iou(summary_or_records:pd.DataFrame|Iterable[Mapping], # a `summarize` table, or records
