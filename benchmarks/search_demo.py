@@ -7,6 +7,8 @@
     python benchmarks/search_demo.py --run --data ../shared/data/camvid --size 128 --recipes baseline auto \
         --rare Pole SignSymbol Fence Pedestrian Bicyclist --out nbs/results/camvid_train.jsonl
                                                     # the same on a scene folder (CamVid: its splits.csv, 101 val frames)
+    python benchmarks/search_demo.py --run --data ../shared/data/camvid --size 128 --recipes auto auto-groups \
+        --groups '^(.*)\d{3}$' --raw ...             # 'auto-groups': whole stretches of frames held back
 
 Each run is `seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S --out RUNS/R_S` (every recipe
 holds back the same part of the training side, 0.15 by default, so all train on the same rows; the search chooses on
@@ -24,7 +26,11 @@ def _cpu() -> str:
     except (OSError, StopIteration): return platform.processor() or 'unknown'
 
 def _cmd(r, s, a, out) -> list:
+    grp = r.endswith('-groups') # 'auto-groups': --recipe auto --holdback-groups PATTERN (whole groups held back)
+    if grp and not a.groups: raise SystemExit(f"{r}: give --groups PATTERN")
+    r = r.removesuffix('-groups')
     rec = ['search', '--search-trunk', str(a.trunk)] if r == 'search-trunk' else [r] # pilots branching from a baseline trunk
+    rec += ['--holdback-groups', a.groups] if grp else []
     return ['seg-imbalance', 'train', a.data, '--recipe', *rec, '--steps', str(a.steps), '--size', str(a.size), '--bs',
             str(a.bs), '--seed', str(s), '--out', str(out)]
 
@@ -67,6 +73,7 @@ def main():
     p.add_argument('--data', default='demo', help="'demo' or a scene folder (its splits.csv decides the evaluation frames)")
     p.add_argument('--raw', action='store_true', help='also score each calibrated run without its biases (`raw`)')
     p.add_argument('--rare', nargs='+', default=None, help="the classes of 'rare mIoU' (default: each run's own rare classes)")
+    p.add_argument('--groups', default=None, help="--holdback-groups of the runs named R-groups (e.g. 'auto-groups')")
     p.add_argument('--commit', default=None, help='the commit the runs were trained at (default: HEAD now)')
     a = p.parse_args()
     runs = Path(a.runs); runs.mkdir(parents=True, exist_ok=True)

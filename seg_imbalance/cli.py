@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--out', default='train_out', help='output folder (default: train_out)')
     t.add_argument('--holdback', type=float, default=0.15, help='share of the training side held back for every '
                    'choice, never trained on (default: 0.15; 0: none)')
+    t.add_argument('--holdback-groups', default=None, metavar='PATTERN', help='hold back whole groups of scenes: a '
+                   "regular expression whose match in a scene's name is its group (e.g. '^[^_]+': a video's sequence)")
     t.add_argument('--checkpoint-every', type=int, default=None, help='optimiser steps per epoch, i.e. between '
                    'checkpoints (default: about one pass over the training patches)')
     t.add_argument('--resume', action='store_true', help='go on from OUT/checkpoint.pth to the requested steps')
@@ -179,6 +181,7 @@ def _calibrate(learn, ss, hb, out:Path, quiet:bool) -> pd.DataFrame:
 def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=None, epochs:int=5, bs:int=16,
               seed:int=0, valid_pct:float=0.2, out:str|Path='train_out', quiet:bool=False,
               holdback:float=0.15, # share of the training side held back (`data.holdback`); 0: none
+              holdback_groups:str|None=None, # hold back whole groups: `split.scene_groups`'s pattern on the scene names
               checkpoint_every:int|None=None, # optimiser steps per epoch, i.e. between checkpoints; default about a pass
               resume:bool=False, # go on from `out`/checkpoint.pth
               log:str|None=None, # 'tensorboard': fastai's TensorBoard events in `out`/tensorboard
@@ -191,6 +194,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     from seg_imbalance.recipe import get_recipe
     from seg_imbalance.choose import recommend
     from seg_imbalance.data import holdback as hold_back
+    from seg_imbalance.split import scene_groups
     from seg_imbalance.fit import fit_recipe
     from seg_imbalance.experiments import load_data
     from seg_imbalance.interpret import evaluate_scenes
@@ -200,7 +204,9 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     spec = {'source': str(data), 'size': size, 'valid_pct': valid_pct}
     if str(data) != 'demo': spec['source'] = str(Path(data).resolve())
     ss, table, valid, _ = load_data(spec)
-    hb = hold_back(table, valid, holdback, seed) if holdback else None
+    if holdback_groups is not None and not holdback: raise ValueError("holdback_groups needs a holdback share > 0")
+    hb = hold_back(table, valid, holdback, seed, groups=None if holdback_groups is None else
+                   scene_groups(ss, holdback_groups)) if holdback else None
     train = table.iloc[hb.train] if hb else table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
     rep = imbalance_report(train, batch_sizes=(bs,)) # training rows only: held-back and evaluation rows choose nothing
     r = recommend(rep, bs=bs) if recipe == 'auto' else None if recipe == 'search' else get_recipe(recipe)
@@ -226,7 +232,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
 # %% ../nbs/13_cli.ipynb #c019
 def _cmd_train(a) -> int:
     try: res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out,
-                         holdback=a.holdback, checkpoint_every=a.checkpoint_every, resume=a.resume, log=a.log,
+                         holdback=a.holdback, holdback_groups=a.holdback_groups, checkpoint_every=a.checkpoint_every, resume=a.resume, log=a.log,
                          eval_every_epoch=a.eval_every_epoch, encoder_weights=a.encoder_weights,
                          calibrate=not a.no_calibration, search_trunk=a.search_trunk)
     except ValueError as e: raise SystemExit(f"seg-imbalance train: {e}")
@@ -238,6 +244,7 @@ def _cmd_train(a) -> int:
     if 'search' in s: print("\nRecipe search on the held-back part (search.csv):\n" + pd.read_csv(res['out']/'search.csv')[
         ['candidate', 'round', 'steps', 'heldback_miou', 'rare_miou', 'fate']].to_string(index=False, float_format='{:.3f}'.format))
     if s['holdback']: print(f"\nHeld back ({s['holdback']['level']} level, never trained on): "
+                            + (f"groups {s['holdback']['groups']}: " if s['holdback'].get('groups') else '')
                             + (f"scenes {s['holdback']['scenes']}" if s['holdback']['scenes'] else
                                f"{len(s['holdback']['regions'])} bands of the training scenes"))
     print(f"\nWhole evaluation scenes ({s['n_valid_scenes']}), {s['steps']} steps:")

@@ -5,10 +5,10 @@
 # %% ../nbs/05a_split.ipynb #s003
 from __future__ import annotations
 import numpy as np, pandas as pd
-import dataclasses
+import dataclasses, re
 
 # %% auto #0
-__all__ = ['valid_scene_ids', 'scene_splitter', 'HeldBack', 'window_overlaps', 'holdback']
+__all__ = ['valid_scene_ids', 'scene_splitter', 'HeldBack', 'window_overlaps', 'holdback', 'scene_groups']
 
 # %% ../nbs/05a_split.ipynb #c012
 def valid_scene_ids(table:pd.DataFrame, # the patch table
@@ -45,13 +45,14 @@ class HeldBack:
     regions:list # held-back `(scene, y, x, h, w)` regions of training scenes (block level)
     train:np.ndarray # positions of the table rows that train: off the evaluation scenes and every held-back part
     frac:float=0.15; seed:int=0; margin:int=0
+    groups:list=dataclasses.field(default_factory=list) # the held-back groups, when `holdback` drew whole groups
     @property
     def level(self) -> str: return 'scene' if self.scenes else 'block'
     def to_dict(self) -> dict:
         "What was held back, for a run's summary"
         return {'level': self.level, 'scenes': [int(s) for s in self.scenes], 'frac': self.frac, 'seed': self.seed,
                 'regions': [dict(zip(('scene', 'y', 'x', 'h', 'w'), map(int, r))) for r in self.regions],
-                'n_train_rows': len(self.train)}
+                'n_train_rows': len(self.train), 'groups': [str(g) for g in self.groups]}
 
 # %% ../nbs/05a_split.ipynb #hb02
 def window_overlaps(table:pd.DataFrame, # a patch table
@@ -86,17 +87,47 @@ def holdback(table:pd.DataFrame, # the patch table (training and evaluation scen
              block:bool|None=None, # True: a band of each training scene; False: whole scenes; None: by `min_scenes`
              margin:int=0, # training rows within this many pixels of a held-back band leave training too
              min_scenes:int=5, # whole scenes from this many training scenes on
+             groups=None, # one label per scene position (`scene_groups`): whole groups are held back, never a part
             ) -> HeldBack:
-    "Hold back `frac` of the training side: whole training scenes when there are enough, else a band of each"
+    "Hold back `frac` of the training side: whole training scenes (or groups of them) when there are enough, else a band of each"
     if not 0 < frac < 1: raise ValueError(f"frac must be in (0, 1), got {frac}")
     sc, rng = table.scene.to_numpy(), np.random.default_rng(seed)
     train = np.setdiff1d(np.unique(sc), np.asarray(valid_scenes, np.int64))
-    block = len(train) < min_scenes if block is None else block
+    if groups is not None and block: raise ValueError("groups hold back whole scenes: give block=False or None, not True")
+    block = (len(train) < min_scenes if groups is None else False) if block is None else block
     if not block and len(train) < 2: raise ValueError(f"cannot hold back whole scenes from {len(train)} training scene(s)")
-    held, regions = [], []
+    held, regions, hg = [], [], []
     if block: regions = [(int(s), *b) for s in train if (b := _band(table[sc == s], frac, rng)) is not None]
+    elif groups is not None: held, hg = _held_groups(train, groups, frac, rng)
     else: held = sorted(int(s) for s in rng.choice(train, min(len(train) - 1, max(1, round(frac * len(train)))), replace=False))
     if block and not regions: raise ValueError("no training scene is two patches long: nothing can be held back")
     keep = ~np.isin(sc, [*valid_scenes, *held]) & ~window_overlaps(table, regions, margin)
     if not keep.any(): raise ValueError(f"holding back {frac} of the training side leaves no training patch")
-    return HeldBack(held, regions, np.flatnonzero(keep), float(frac), int(seed), int(margin))
+    return HeldBack(held, regions, np.flatnonzero(keep), float(frac), int(seed), int(margin), hg)
+
+# %% ../nbs/05a_split.ipynb #hg01
+def scene_groups(scenes, # scenes with names (a `SceneSet`, or a list of `Scene`s or of names)
+                 pattern:str, # a regular expression: its first match in a name (its first capture group, if any)
+                ) -> list[str]:
+    "One group label per scene from its name, for `holdback(groups=...)`; `ValueError` naming a scene it does not match"
+    rx, out = re.compile(pattern), []
+    for s in scenes:
+        name = s if isinstance(s, str) else s.name
+        m = rx.search(name)
+        if m is None: raise ValueError(f"scene {name!r}: the group pattern {pattern!r} does not match its name")
+        out.append(m.group(1) if rx.groups else m.group(0))
+    if len(out) and not all(out): raise ValueError(f"the group pattern {pattern!r} gives an empty group label")
+    return out
+
+def _held_groups(train:np.ndarray, groups, frac:float, rng:np.random.Generator) -> tuple[list, list]:
+    "Held-back training scenes and their groups: whole groups in random order, each taken if it brings the count nearer"
+    try: g = np.array([str(groups[int(s)]) for s in train])
+    except (IndexError, KeyError) as e: raise ValueError(f"groups has no label for training scene {e}: one per scene position") from None
+    labels = np.unique(g)
+    if len(labels) < 2: raise ValueError(f"the training scenes form {len(labels)} group(s): whole groups need two or more")
+    want, held, hg = max(1, round(frac * len(train))), [], []
+    for lab in rng.permutation(labels):
+        n = int((g == lab).sum())
+        if len(hg) == len(labels) - 1: break # one group at least stays to train
+        if not hg or abs(len(held) + n - want) < abs(len(held) - want): held += train[g == lab].tolist(); hg.append(str(lab))
+    return sorted(int(s) for s in held), sorted(hg)

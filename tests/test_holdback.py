@@ -52,3 +52,21 @@ def test_bad_input():
     t = grid_table([(1, 1)] * 3, 16, 16)
     with pytest.raises(ValueError, match='two patches long'): holdback(t, [0], 0.2)
     with pytest.raises(ValueError, match=r'frac must be in \(0, 1\)'): holdback(t, [0], 0)
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=3, max_size=12), st.floats(0.05, 0.9), st.integers(0, 10**6), st.data())
+def test_groups_are_held_back_whole(labels, frac, seed, data):
+    "With `groups`, each group of training scenes is held back whole or not at all, and one group at least trains"
+    t = grid_table([(2, 2)] * len(labels), 8, 8)
+    valid = data.draw(st.lists(st.integers(0, len(labels) - 1), max_size=1, unique=True))
+    train = [s for s in range(len(labels)) if s not in valid]
+    try: hb = holdback(t, valid, frac, seed, groups=labels)
+    except ValueError as e:
+        assert 'whole groups need two or more' in str(e) and len({labels[s] for s in train}) < 2; return
+    held = set(hb.scenes)
+    assert hb.level == 'scene' and held and not held & set(valid)
+    for g in {labels[s] for s in train}:
+        members = {s for s in train if labels[s] == g}
+        assert members <= held or not members & held
+    assert set(hb.groups) == {str(labels[s]) for s in held}
+    assert not t.scene.iloc[hb.train].isin([*valid, *held]).any() and len(hb.train)

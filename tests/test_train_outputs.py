@@ -29,3 +29,28 @@ def test_train_without_calibration(tmp_path):
     s = json.loads((out / 'summary.json').read_text())
     assert s['calibration'] is None and not (out / 'calibration.csv').exists()
     assert json.loads((out / 'model.json').read_text())['seg_info']['calibration'] is None
+
+def test_train_holds_back_whole_groups(tmp_path, capsys):
+    "--holdback-groups: the held-back scenes are whole groups of the names, and no training scene shares a group"
+    from seg_imbalance.synth import synth_sceneset
+    from seg_imbalance.io import scenes_from_arrays, save_scene_folder
+    ss = synth_sceneset(9, 64, seed=3)
+    names = [f'{q}_{i}' for q in 'ABC' for i in range(3)]
+    save_scene_folder(scenes_from_arrays([s.read_image() for s in ss], [s.read_mask() for s in ss], ss.codes, names=names),
+                      tmp_path / 'scenes')
+    (tmp_path / 'scenes' / 'splits.csv').write_text('file,split\n' + ''.join(
+        f"{n}.png,{'val' if n == 'C_2' else 'train'}\n" for n in names))
+    out = tmp_path / 'run'
+    args = ['train', str(tmp_path / 'scenes'), '--recipe', 'baseline', '--steps', '2', '--size', '32', '--bs', '4',
+            '--holdback', '0.3', '--holdback-groups', '^([A-Z])_', '--out', str(out)]
+    assert main(args) == 0
+    s = json.loads((out / 'summary.json').read_text())
+    hb, valid = s['holdback'], s['valid_scenes']
+    from seg_imbalance.io import read_scene_folder
+    got = [sc.name for sc in read_scene_folder(tmp_path / 'scenes')]                 # the folder's scene order
+    held = {got[i] for i in hb['scenes']}
+    assert len(hb['groups']) == 1 and held == {n for n in got if n[0] == hb['groups'][0]} - {got[i] for i in valid}
+    assert f"groups {hb['groups']}" in capsys.readouterr().out
+    import pytest
+    with pytest.raises(SystemExit, match="does not match its name"):
+        main([a if a != '^([A-Z])_' else '^Z' for a in args[:-1]] + [str(tmp_path / 'run2')])
