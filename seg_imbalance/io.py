@@ -112,7 +112,9 @@ def evict(self:SceneCache, keep:Path|None=None) -> list[Path]:
         try: p.unlink(); total -= size; gone.append(p)
         except OSError: pass # in use where mapped files cannot be removed
     for t in self.folder.glob('*.tmp'): # left by a writer that died
-        if time.time() - t.stat().st_mtime > 3600: t.unlink(missing_ok=True)
+        try:
+            if time.time() - t.stat().st_mtime > 3600: t.unlink(missing_ok=True)
+        except FileNotFoundError: pass # renamed into place by its writer (another process) meanwhile
     return gone
 
 # %% ../nbs/00_io.ipynb #c015

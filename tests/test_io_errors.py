@@ -79,3 +79,16 @@ def test_pngs_read_by_bands(folder, tmp_path):
     full = np.array(Image.open(folder / 'images' / 'synth_0001.png'))
     np.testing.assert_array_equal(ss[1].read_image((2, 3, 5, 6)), full[2:7, 3:9][..., [2, 0]])
     assert ss[1].n_bands == 2 and ss[1].image_dtype == np.uint8
+
+def test_cache_eviction_survives_a_temporary_file_renamed_meanwhile(tmp_path, monkeypatch):
+    "Two trainings share the scene cache: a writer's `.tmp` renamed into place between `glob` and `stat` is skipped"
+    import pathlib
+    from seg_imbalance.io import SceneCache
+    cache = SceneCache(tmp_path / 'cache', max_bytes=1 << 30)
+    assert cache._write(cache.folder / 'a.npy', np.zeros((4, 4), np.uint8))
+    real_glob = pathlib.Path.glob
+    def glob(self, pattern, *a, **k): # the other process's temporary file, gone by the time it is looked at
+        found = list(real_glob(self, pattern, *a, **k))
+        return found + [self / 'b.npy.123.tmp'] if pattern == '*.tmp' else found
+    monkeypatch.setattr(pathlib.Path, 'glob', glob)
+    assert cache.evict() == [] and (cache.folder / 'a.npy').exists()
