@@ -242,13 +242,15 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
                       progress:bool=True,
                       **kwargs, # passed to `fit_class_biases` (`max_drop`, `grid`, `steps`, `rounds`)
                      ) -> pd.DataFrame:
-    "Fit per-class biases on the held-back scenes `idxs`, store them in `learn.seg_info`, return the fit's table"
+    "Fit per-class biases on the held-back scenes `idxs`, store them in `learn.seg_info`, return the fit's table (+ `pixels %`)"
     learn.seg_info = _info(learn) # a `SegInfo` (an old dict, or none, converted)
     ps = held_back_pixels(learn, scenes, idxs, max_pixels, seed, size, overlap, bs, tta, progress)
     codes, ign = _scene_codes(scenes, _info(learn))
     lp, lab, w = ps.data()
     b, tab = fit_class_biases(lp, lab, len(codes), ign, w, codes=codes, **kwargs)
     _set_calibration(learn.seg_info, b)
+    seen = ps.seen[counted_classes(len(codes), ign)] # every labelled pixel of each class, not only the sample's
+    tab['pixels %'] = 100 * seen / max(int(seen.sum()), 1)
     tab.attrs.update(pixels=len(lab), scenes=_scene_idxs(scenes, idxs))
     return tab
 

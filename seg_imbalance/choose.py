@@ -20,7 +20,7 @@ from .recipe import Recipe, RECIPES, LOSS_REGISTRY, get_recipe
 
 # %% auto #0
 __all__ = ['SEARCH_CANDIDATES', 'DEFAULT_CANDIDATES', 'recommend', 'search_candidates', 'halving_plan', 'heldback_scores',
-           'common_losses', 'select_round', 'continue_fit', 'search_recipe']
+           'common_losses', 'select_round', 'continue_fit', 'calibrated_table', 'search_recipe']
 
 # %% ../nbs/11d_choose.ipynb #c013
 def _miss(t:pd.DataFrame, c:str, bs:int) -> float:
@@ -204,11 +204,19 @@ def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int, trunk:int=0, l
 
 # %% ../nbs/11d_choose.ipynb #ch30m
 def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True, floor=None) -> pd.DataFrame:
-    "A pilot's per-class table on the held-back part; `calibrated`: after fitting its per-class biases there (then cleared)"
+    "A pilot's per-class table on the held-back part; `calibrated`: after fitting its biases there (then cleared), from the fit's sample"
     if not calibrated: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
-    calibrate_heldback(learn, scenes, hb, progress=False, floor=floor)
-    try: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
+    try: cal = calibrate_heldback(learn, scenes, hb, progress=False, floor=floor)
     finally: learn.seg_info.calibration = None # training goes on: the next round, and `train`, fit their own
+    return calibrated_table(cal)
+
+def calibrated_table(cal:pd.DataFrame, # a calibration fit's table (`calibrate.calibrate_learner`)
+                    ) -> pd.DataFrame:
+    "The per-class IoU, precision, recall and `pixels %` after the biases, on the fit's pixel sample (one prediction pass)"
+    miss = [c for c in ('IoU after', 'precision after', 'recall after', 'pixels %') if c not in cal.columns]
+    if miss: raise ValueError(f"not a calibration table (calibrate_learner's): it lacks {miss}")
+    t = cal[['IoU after', 'precision after', 'recall after', 'pixels %']].rename(columns=lambda c: c.removesuffix(' after'))
+    t.attrs = {}; return t
 
 
 # %% ../nbs/11d_choose.ipynb #ch30t
