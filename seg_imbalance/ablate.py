@@ -82,7 +82,7 @@ def load_configs(path:str|Path, # a TOML file with `[[config]]` tables
 
 # %% ../nbs/12_ablate.ipynb #c021
 _RESERVED = ('name', 'seed', 'budget', 'config', 'data', 'wall_time', 'version', 'commit', 'dirty', 'versions', 'device',
-             'host', 'timestamp')
+             'host', 'timestamp', 'same_as')
 _PACKAGES = {'seg_imbalance': None, 'torch': 'torch', 'fastai': 'fastai', 'smp': 'segmentation-models-pytorch',
              'numpy': 'numpy'}
 
@@ -235,6 +235,33 @@ def _grid(configs, seeds, shard) -> list[tuple]:
     runs = [(c, s) for s in seeds for c in configs]
     return runs if shard is None else runs[shard[0]::shard[1]]
 
+# %% ../nbs/12_ablate.ipynb #c026t
+def _twins(todo:list, old:list, budget, data, same) -> tuple[list, dict, list]:
+    "Runs to train; `{(lead, seed): [configs]}` that copy a lead's new run; `(config, seed, record)` copies of finished runs"
+    if same is None: return todo, {}, []
+    ids, b = {}, _bkey(budget)
+    def ident(c):
+        k = json.dumps(_jsonable(c), sort_keys=True)
+        if k not in ids: ids[k] = same(c, budget, data)
+        return ids[k]
+    fin = {}
+    for r in old: # a finished run of this budget trains what its config trains: later twins copy it
+        if _bkey(r.get('budget')) == b and isinstance(r.get('config'), Mapping) and not r.get('same_as'):
+            if (k := ident(r['config'])) is not None: fin.setdefault((k, r['seed']), r)
+    runs, lead, follow, copies = [], {}, {}, []
+    for c, s in todo:
+        k = ident(c)
+        if k is None: runs.append((c, s))
+        elif (k, s) in fin: copies.append((c, s, fin[(k, s)]))
+        elif (k, s) in lead: follow.setdefault((lead[(k, s)], s), []).append(c)
+        else: lead[(k, s)] = c['name']; runs.append((c, s))
+    return runs, follow, copies
+
+def _copy(rec:Mapping, config:Mapping) -> dict:
+    "`rec`'s run recorded for `config`, which trains the same: its results under `config`'s name, marked `same_as`"
+    return {**rec, 'name': config['name'], 'config': dict(config), 'same_as': rec['name'],
+            'timestamp': datetime.now(timezone.utc).isoformat(timespec='seconds')}
+
 # %% ../nbs/12_ablate.ipynb #c027
 def ablate(configs:Iterable[Mapping], # dicts: a unique `name` plus overrides (see `check_configs`)
            seeds:Iterable[int]=(0, 1, 2),
@@ -247,6 +274,7 @@ def ablate(configs:Iterable[Mapping], # dicts: a unique `name` plus overrides (s
            allowed_keys:Iterable[str]|None=None, # config keys `run_fn` understands; None: any
            shard:str|tuple|None=None, # 'i/n': only the runs of index ≡ i mod n in the grid (seed by seed)
            history:str|Path|None=None, # folder of per-run history CSVs; default `history/` beside `results`
+           same:Callable|None=None, # `same(config, budget, data)`: what a config trains (None: its own); equal ones train once a seed
           ) -> list[dict]:
     "Run every config × seed (of `shard`) missing from `results`, appending each run at once; all the grid's records"
     configs, seeds, shard = check_configs(configs, allowed_keys), _check_seeds(seeds), _check_shard(shard)
@@ -259,14 +287,16 @@ def ablate(configs:Iterable[Mapping], # dicts: a unique `name` plus overrides (s
     except (TypeError, ValueError) as e:
         raise ValueError(f"configs, budget and data must be JSON-able dicts ({e})") from e
     old, grid = read_results(results), _grid(configs, seeds, shard); done = _finished(old, configs, budget)
-    todo = [(c, s) for c, s in grid if _run_key(c['name'], s, budget) not in done]
+    todo, follow, twins = _twins([(c, s) for c, s in grid if _run_key(c['name'], s, budget) not in done], old, budget, data, same)
     hist = Path(results).parent/'history' if history is None else Path(history)
     prov, new, runs = _provenance(), [], _runs(todo, run_fn, budget, data, jobs)
+    new += [append_record(results, _copy(r, c)) for c, s, r in twins]; write_histories(new, hist) # finished before
     pb = progress_bar(runs, total=len(todo)) if progress and todo else runs
     for c, s, res, wall, dev in pb:
         if 'history' in res: res['history'] = _history_rows(res['history'])
-        new.append(append_record(results, _record(c, s, budget, data, res, wall, dev, prov)))
-        write_histories(new[-1:], hist)
+        rec = append_record(results, _record(c, s, budget, data, res, wall, dev, prov))
+        new += (now := [rec, *(append_record(results, _copy(rec, f)) for f in follow.get((c['name'], s), []))])
+        write_histories(now, hist)
         if pb is not runs: pb.comment = f"{c['name']} · seed {s}"
     keys = {_run_key(c['name'], s, budget) for c, s in grid}
     return [r for r in old if _run_key(r['name'], r['seed'], r.get('budget')) in keys] + new

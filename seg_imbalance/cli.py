@@ -277,11 +277,12 @@ def run_ablate(config:str|Path, out:str|Path='ablate_out', jobs:int=1, baseline:
               ) -> dict:
     "Run (or resume) the ablation of a TOML file; the records, summary, warnings and paths written into `out`"
     from seg_imbalance.ablate import ablate
-    from seg_imbalance.experiments import run_one
+    from seg_imbalance.experiments import run_one, trained_identity
     spec = load_ablation(config, encoder_weights)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     recs = ablate(**spec, run_fn=run_one, results=out/'results.jsonl', jobs=jobs, progress=progress, shard=shard,
-                  history=out/'history')
+                  history=out/'history',
+                  same=trained_identity) # configs resolving to one recipe train once a seed
     return _ablate_outputs(recs, out, baseline or spec['configs'][0]['name'])
 
 # %% ../nbs/13_cli.ipynb #c021b

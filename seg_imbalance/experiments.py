@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, torch
 from .io import SceneSet, read_scene_folder
 from .table import table_counts, table_classes
 from .crop import tile
-from .data import valid_scene_ids
+from .data import valid_scene_ids, default_aug_family
 from .seginfo import SegInfo
 from .models import IMAGENET_STATS, check_patch_size, load_encoder_weights, resolve_encoder_weights
 from .interpret import evaluate_scenes
@@ -20,7 +20,7 @@ from .choose import recommend
 
 # %% auto #0
 __all__ = ['ARTICLE_KEYS', 'CONFIG_KEYS', 'load_data', 'ArticleWindows', 'article_weights', 'article_run', 'config_recipe',
-           'run_one', 'check_config']
+           'run_one', 'trained_identity', 'check_config']
 
 # %% ../nbs/11e_experiments.ipynb #ex05
 @functools.lru_cache(maxsize=2)
@@ -164,6 +164,18 @@ def run_one(config:dict, # a recipe (`base` or the fields of `Recipe`) plus `nam
                      seed=seed, quiet=True)
     rec = dict(out['record']); rec.setdefault('history', _history(out))
     return rec
+
+# %% ../nbs/11e_experiments.ipynb #c030j
+def trained_identity(config:dict, # an ablation config (see `run_one`)
+                     budget:dict|None=None, data:dict|None=None,
+                    ) -> str|None:
+    "What `run_one` trains for `config`, as JSON: its resolved recipe, name and reasons aside; None for the article pipeline"
+    if config.get('pipeline') == 'article': return None
+    ss, table, valid, rare = load_data(data or {'source': 'demo'})
+    r = config_recipe(config, table, valid, int((budget or {}).get('bs', 16)))
+    d = dataclasses.asdict(r if r.aug is not None else dataclasses.replace(r, aug=default_aug_family(ss))) # as `fit_recipe`
+    for k in ('name', 'reasons'): d.pop(k, None)
+    return json.dumps(d, sort_keys=True, default=str)
 
 # %% ../nbs/11e_experiments.ipynb #ex15
 def check_config(config:dict, # an ablation config: `name` plus `CONFIG_KEYS`

@@ -236,3 +236,15 @@ def test_cli_ablate_resumed_prints_the_warning(tmp_path, capsys):
     assert "oversampled · car: recall 0.90 vs precision 0.25 → over-predicted: calibrate" in out
     assert 'road' not in (tmp_path/'out'/'warnings.txt').read_text()  # road fell by 0.01 only
     assert len(read_results(tmp_path/'out'/'results.jsonl')) == 4  # nothing ran
+
+def test_cli_ablate_trains_twins_once(tmp_path, capsys):
+    "`seg-imbalance ablate`: a config naming the same training as an earlier one is recorded as its copy, not retrained"
+    from seg_imbalance.cli import main
+    (tmp_path/'grid.toml').write_text('seeds = [0]\n[budget]\nsteps = 1\nbs = 4\n[data]\nsource = "demo"\nn_scenes = 3\n'
+                                      'scene_size = 64\nsize = 32\n[[config]]\nname = "focal"\nloss = "focal"\n'
+                                      '[[config]]\nname = "focal-again"\nloss = "focal"\n[[config]]\nname = "ce"\n')
+    assert main(['ablate', str(tmp_path/'grid.toml'), '--out', str(tmp_path/'out')]) == 0
+    recs = {r['name']: r for r in read_results(tmp_path/'out'/'results.jsonl')}
+    assert [recs[n].get('same_as') for n in ('focal', 'focal-again', 'ce')] == [None, 'focal', None]
+    assert recs['focal-again']['iou'] == recs['focal']['iou'] and recs['focal-again']['config']['name'] == 'focal-again'
+    assert (tmp_path/'out'/'history'/'focal-again_seed0.csv').exists()
