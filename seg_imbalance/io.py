@@ -79,6 +79,11 @@ def _file_key(path:Path, what:str, n:int=1 << 16) -> str:
     return h.hexdigest()[:24]
 
 # %% ../nbs/00_io.ipynb #c013
+def _size(p:Path) -> int:
+    "`p`'s size; 0 when another process removed it meanwhile"
+    try: return p.stat().st_size
+    except FileNotFoundError: return 0
+
 class SceneCache:
     "Decoded image files as memory-mapped `.npy` files in `folder`, at most `max_bytes` (least recently used go first)"
     def __init__(self, folder:Path|str|None=None, # default `default_cache_dir()`
@@ -92,7 +97,7 @@ class SceneCache:
         return self.folder/f"{Path(path).stem[:40]}-{what}-{_file_key(Path(path), what)}.npy"
     def files(self) -> list[Path]: return sorted(self.folder.glob('*.npy')) if self.folder.is_dir() else []
     @property
-    def nbytes(self) -> int: return sum(p.stat().st_size for p in self.files())
+    def nbytes(self) -> int: return sum(_size(p) for p in self.files())
     def clear(self):
         for p in self.files(): p.unlink(missing_ok=True)
     def __repr__(self): return f"SceneCache({str(self.folder)!r}, max_bytes={self.max_bytes:,})"

@@ -92,3 +92,12 @@ def test_cache_eviction_survives_a_temporary_file_renamed_meanwhile(tmp_path, mo
         return found + [self / 'b.npy.123.tmp'] if pattern == '*.tmp' else found
     monkeypatch.setattr(pathlib.Path, 'glob', glob)
     assert cache.evict() == [] and (cache.folder / 'a.npy').exists()
+
+def test_cache_size_survives_a_file_evicted_meanwhile(tmp_path, monkeypatch):
+    "`nbytes` counts a cache file another process evicted between listing and `stat` as 0 bytes"
+    from seg_imbalance.io import SceneCache
+    cache = SceneCache(tmp_path / 'cache')
+    assert cache._write(cache.folder / 'a.npy', np.zeros((4, 4), np.uint8))
+    real = SceneCache.files
+    monkeypatch.setattr(SceneCache, 'files', lambda self: real(self) + [self.folder / 'gone.npy'])
+    assert cache.nbytes == (cache.folder / 'a.npy').stat().st_size
