@@ -52,7 +52,8 @@ class HeldBack:
         "What was held back, for a run's summary"
         return {'level': self.level, 'scenes': [int(s) for s in self.scenes], 'frac': self.frac, 'seed': self.seed,
                 'regions': [dict(zip(('scene', 'y', 'x', 'h', 'w'), map(int, r))) for r in self.regions],
-                'n_train_rows': len(self.train), 'groups': [str(g) for g in self.groups]}
+                'n_train_rows': len(self.train),
+                **({'groups': [str(g) for g in self.groups]} if self.groups else {})} # as before without groups: old checkpoints resume
 
 # %% ../nbs/05a_split.ipynb #hb02
 def window_overlaps(table:pd.DataFrame, # a patch table
@@ -110,7 +111,8 @@ def scene_groups(scenes, # scenes with names (a `SceneSet`, or a list of `Scene`
                  pattern:str, # a regular expression: its first match in a name (its first capture group, if any)
                 ) -> list[str]:
     "One group label per scene from its name, for `holdback(groups=...)`; `ValueError` naming a scene it does not match"
-    rx, out = re.compile(pattern), []
+    try: rx, out = re.compile(pattern), []
+    except re.error as e: raise ValueError(f"the group pattern {pattern!r} is not a regular expression: {e}") from None
     for s in scenes:
         name = s if isinstance(s, str) else s.name
         m = rx.search(name)
