@@ -206,9 +206,10 @@ def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int, trunk:int=0, l
 def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True, floor=None) -> pd.DataFrame:
     "A pilot's per-class table on the held-back part; `calibrated`: after fitting its biases there (then cleared), from the fit's sample"
     if not calibrated: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
-    try: cal = calibrate_heldback(learn, scenes, hb, progress=False, floor=floor)
+    try: cal = calibrate_heldback(learn, scenes, hb, progress=False, floor=floor); b = list(learn.seg_info.calibration)
     finally: learn.seg_info.calibration = None # training goes on: the next round, and `train`, fit their own
-    return calibrated_table(cal)
+    t = calibrated_table(cal); t.attrs['fit'] = {'table': cal, 'biases': b, 'floor': floor} # the winner's last: `train` keeps it
+    return t
 
 def calibrated_table(cal:pd.DataFrame, # a calibration fit's table (`calibrate.calibrate_learner`)
                     ) -> pd.DataFrame:
@@ -304,12 +305,13 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     own += more(learn, steps - total - (own - T)); total += own - T
     if total != steps: raise RuntimeError(f"the search spent {total} steps, not the budget of {steps}")
     reason = _pick_reason(w, rows, rare, steps, own, T, cands[w].lr)
-    rows.append(_search_row(w, 'final', own, measure(learn, None if w == 'baseline' else fl), rare, 'winner', reason))
+    rows.append(_search_row(w, 'final', own, fin := measure(learn, None if w == 'baseline' else fl), rare, 'winner', reason))
     tab = pd.DataFrame(rows)
     if out is not None: Path(out).mkdir(parents=True, exist_ok=True); tab.to_csv(Path(out)/'search.csv', index=False)
     learn.recipe = replace(cands[w], reasons=(reason, *cands[w].reasons))
     learn.steps, learn.search = own, {'table': tab, 'reason': reason, 'winner': w, 'steps': total, 'holdback': hb,
                                           'calibrated': calibrated, 'pilot_steps': p, 'rounds': len(sizes), 'trunk_steps': T,
-                                          'floor': None if fl is None or w == 'baseline' else [float(v) for v in fl]}
+                                          'floor': None if fl is None or w == 'baseline' else [float(v) for v in fl],
+                                          'calibration': fin.attrs.get('fit')} # the returned model's held-back fit, biases cleared
     learn.seg_info.recipe = dataclasses.asdict(learn.recipe)
     return learn

@@ -169,8 +169,11 @@ def _write_train(learn, tab:pd.DataFrame, ss, r, valid:list, out:Path, **more) -
 def _calibrate(learn, ss, hb, out:Path, quiet:bool) -> pd.DataFrame:
     "Fit per-class logit biases on the held-back part; write `calibration.csv` (bias, IoU/precision/recall before/after)"
     from seg_imbalance.fit import calibrate_heldback
-    fl = (getattr(learn, 'search', None) or {}).get('floor') # a searched remedy: the baseline pilot's held-back IoU
-    cal = calibrate_heldback(learn, ss, hb, progress=not quiet, floor=fl)
+    srch = getattr(learn, 'search', None) or {}
+    fl, done = srch.get('floor'), srch.get('calibration') # a searched remedy: the baseline pilot's held-back IoU floors it
+    if done is not None and hb is srch.get('holdback'): # the search's final measurement fitted these biases on this model
+        cal = done['table']; learn.seg_info.calibration = [float(b) for b in done['biases']]
+    else: cal = calibrate_heldback(learn, ss, hb, progress=not quiet, floor=fl)
     cal.to_csv(out/'calibration.csv')
     cal.attrs['summary'] = {'miou_before': float(cal.attrs['mIoU before']),
                             'miou_after': float(cal.attrs['mIoU after']),

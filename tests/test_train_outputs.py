@@ -54,3 +54,16 @@ def test_train_holds_back_whole_groups(tmp_path, capsys):
     import pytest
     with pytest.raises(SystemExit, match="does not match its name"):
         main([a if a != '^([A-Z])_' else '^Z' for a in args[:-1]] + [str(tmp_path / 'run2')])
+
+def test_train_search_keeps_the_searchs_calibration(tmp_path, monkeypatch):
+    "`train --recipe search` stores the biases the search's final measurement fitted on the returned model: no second fit"
+    import seg_imbalance.fit as fit
+    calls, real = [], fit.calibrate_heldback
+    monkeypatch.setattr(fit, 'calibrate_heldback', lambda *a, **k: calls.append(k) or real(*a, **k)) # the one `train` imports
+    out = tmp_path / 'run'
+    assert main(['train', 'demo', '--recipe', 'search', '--steps', '8', '--size', '64', '--bs', '4', '--out', str(out)]) == 0
+    assert calls == []
+    s = json.loads((out / 'summary.json').read_text())
+    info = json.loads((out / 'model.json').read_text())['seg_info']
+    assert len(s['calibration']['biases']) == len(info['codes']) and np.allclose(info['calibration'], s['calibration']['biases'])
+    assert (out / 'calibration.csv').exists()
