@@ -203,13 +203,13 @@ def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int, trunk:int=0, l
             f"branched from, the rest at lr {lr:.2g})" if trunk else '') + ", the pilots of the others the rest.")
 
 # %% ../nbs/11d_choose.ipynb #ch30m
-def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True, floor=None) -> pd.DataFrame:
+def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True, floor=None, keep:dict|None=None) -> pd.DataFrame:
     "A pilot's per-class table on the held-back part; `calibrated`: after fitting its biases there (then cleared), from the fit's sample"
     if not calibrated: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
     try: cal = calibrate_heldback(learn, scenes, hb, progress=False, floor=floor); b = list(learn.seg_info.calibration)
     finally: learn.seg_info.calibration = None # training goes on: the next round, and `train`, fit their own
-    t = calibrated_table(cal); t.attrs['fit'] = {'table': cal, 'biases': b, 'floor': floor} # the winner's last: `train` keeps it
-    return t
+    if keep is not None: keep.update(table=cal, biases=b, floor=floor) # the fit itself, for a caller that stores it (`train`)
+    return calibrated_table(cal)
 
 def calibrated_table(cal:pd.DataFrame, # a calibration fit's table (`calibrate.calibrate_learner`)
                     ) -> pd.DataFrame:
@@ -292,7 +292,7 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     for r in cands.values(): check_patch_size(r.arch, int(table.h.max())) # every candidate, before the first pilot
     fit = _fit or (lambda r, n, trunk=None: fit_recipe(r, scenes, table, valid_scenes, n, bs, seed, holdback=hb, quiet=quiet,
                                                       init=None if trunk is None else trunk.model.state_dict()))
-    def measure(l, fl=None): return _evaluate(l) if _evaluate else _measure_pilot(l, scenes, hb, rare, calibrated, fl)
+    def measure(l, fl=None, keep=None): return _evaluate(l) if _evaluate else _measure_pilot(l, scenes, hb, rare, calibrated, fl, keep)
     use_floor = floor and calibrated and 'baseline' in cands # the floor: the baseline pilot's newest table
     more = _continue or continue_fit
     T = _trunk_steps(cands, steps, trunk_share) # checked, like the plan, before anything trains
@@ -305,13 +305,14 @@ def search_recipe(scenes:SceneSet, # all scenes (training and evaluation)
     own += more(learn, steps - total - (own - T)); total += own - T
     if total != steps: raise RuntimeError(f"the search spent {total} steps, not the budget of {steps}")
     reason = _pick_reason(w, rows, rare, steps, own, T, cands[w].lr)
-    rows.append(_search_row(w, 'final', own, fin := measure(learn, None if w == 'baseline' else fl), rare, 'winner', reason))
+    fit = {} # the winner's final calibration: `train` stores it rather than fitting it again
+    rows.append(_search_row(w, 'final', own, measure(learn, None if w == 'baseline' else fl, fit), rare, 'winner', reason))
     tab = pd.DataFrame(rows)
     if out is not None: Path(out).mkdir(parents=True, exist_ok=True); tab.to_csv(Path(out)/'search.csv', index=False)
     learn.recipe = replace(cands[w], reasons=(reason, *cands[w].reasons))
     learn.steps, learn.search = own, {'table': tab, 'reason': reason, 'winner': w, 'steps': total, 'holdback': hb,
                                           'calibrated': calibrated, 'pilot_steps': p, 'rounds': len(sizes), 'trunk_steps': T,
                                           'floor': None if fl is None or w == 'baseline' else [float(v) for v in fl],
-                                          'calibration': fin.attrs.get('fit')} # the returned model's held-back fit, biases cleared
+                                          'calibration': fit or None} # the returned model's held-back fit, biases cleared
     learn.seg_info.recipe = dataclasses.asdict(learn.recipe)
     return learn
