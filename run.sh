@@ -15,8 +15,16 @@ ensure_env() {
   local stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
   if [ ! -f "$stamp" ]; then
     echo "== installing seg_imbalance and its dependencies into .venv (a few minutes on a fresh machine)"
-    if ! .venv/bin/pip install --disable-pip-version-check -q -e '.[dev]' > .venv/install.log 2>&1; then
-      grep -v '^WARNING: Location' .venv/install.log | tail -30; echo "pip install failed: see .venv/install.log"; exit 1
+    # The venv takes about 7 GB (every torch build pip finds here is a CUDA build); pip's cache would double the
+    # downloads on disk, so it is off.
+    local free_gb; free_gb=$(df -Pk . | awk 'NR==2 {print int($4 / 1048576)}')
+    [ "$free_gb" -ge 8 ] || echo "   warning: $free_gb GB free on $(df -P . | awk 'NR==2 {print $6}'); the install needs about 7 GB"
+    if ! .venv/bin/pip install --disable-pip-version-check --no-cache-dir -q -e '.[dev]' > .venv/install.log 2>&1; then
+      grep -v '^WARNING: Location' .venv/install.log | tail -30
+      if grep -q 'No space left on device' .venv/install.log; then
+        echo "pip install failed: the disk is full ($(df -Ph . | awk 'NR==2 {print $4}') free; the venv needs about 7 GB)"
+      fi
+      echo "pip install failed: see .venv/install.log"; exit 1
     fi
     rm -f .venv/.installed-*; touch "$stamp"
   fi
