@@ -14,8 +14,8 @@ from .stitch import predict_scene, _info
 from .interpret import _scene_codes, _scene_idxs
 
 # %% auto #0
-__all__ = ['apply_biases', 'fit_class_biases', 'PixelSample', 'held_back_pixels', 'calibrate_learner', 'iou_floor',
-           'overcorrection', 'warn_overcorrection']
+__all__ = ['apply_biases', 'fit_class_biases', 'PixelSample', 'held_back_pixels', 'fold_scenes', 'crossfit_share',
+           'calibrate_learner', 'iou_floor', 'overcorrection', 'warn_overcorrection', 'crossfit_warning']
 
 # %% ../nbs/11b_calibrate.ipynb #c006
 def apply_biases(logits:torch.Tensor, # scores with classes along `axis`: (P, C), (N, C, H, W) or (C, H, W) with axis=0
@@ -227,6 +227,55 @@ def held_back_pixels(learn, # a `Learner` (see `interpret.predict_scene`)
         ps.add(predict_scene(learn, scenes[i], size, overlap, bs, tta, probs=True, calibrate=False), scenes[i].read_mask())
     return ps
 
+# %% ../nbs/11b_calibrate.ipynb #c041b
+def fold_scenes(scenes, # a `SceneSet` (names give the order)
+                idxs, # the held-back scene positions
+                folds:int=2, # how many runs; 0 or 1: one
+               ) -> list[list[int]]:
+    "The scenes `idxs` cut into `folds` runs of consecutive names (fewer when there are fewer scenes)"
+    idxs = _scene_idxs(scenes, idxs); k = max(1, min(int(folds), len(idxs)))
+    order = sorted(idxs, key=lambda i: (str(scenes[i].name), i))
+    return [list(a) for a in np.array_split(np.array(order, dtype=np.int64), k)]
+
+# %% ../nbs/11b_calibrate.ipynb #c041d
+def _oof_gains(datas:list, n:int, ign, shares, fit_kw:dict) -> list[torch.Tensor]:
+    "Per share, the per-class IoU change (folds, n) of each fold under the biases fitted on the other folds"
+    out = [[] for _ in shares]
+    for f, (lp, lab, w) in enumerate(datas):
+        rest = [d for g, d in enumerate(datas) if g != f]
+        rl, ry, rw = [torch.cat(x) for x in zip(*rest)]
+        b, _ = fit_class_biases(rl, ry, n, ign, rw, **fit_kw)
+        s, y, ww = _fit_inputs(lp, lab, n, ign, w)
+        i0 = _rates(_wcm(s.argmax(1), y, ww, n))['IoU']
+        for j, t in enumerate(shares): out[j].append(_rates(_wcm((s + t * torch.as_tensor(b)).argmax(1), y, ww, n))['IoU'] - i0)
+    return [torch.stack(o) for o in out]
+
+# %% ../nbs/11b_calibrate.ipynb #c041e
+def crossfit_share(samples:list, # one `PixelSample` (or `(logits, labels, weights)`) per fold, of disjoint scenes
+                   n_classes:int, ignore_index:int|None=None,
+                   max_drop:float=0.02, # no class may lose more than this IoU out of fold
+                   shares=(0., 0.25, 0.5, 0.75, 1.), # strengths of the biases tried
+                   codes:list[str]|None=None, # class names for the table
+                   **kwargs, # passed to `fit_class_biases` (`grid`, `steps`, `rounds`, `floor`)
+                  ) -> pd.DataFrame:
+    "Out-of-fold mIoU change and worst class at each share of the biases; the chosen share in `attrs['share']`"
+    datas = [s.data() if isinstance(s, PixelSample) else tuple(s) for s in samples]
+    if len(datas) < 2: raise ValueError(f"cross-fitting needs at least 2 folds, got {len(datas)}")
+    shares = sorted({float(t) for t in shares} | {0.})
+    codes = list(codes) if codes is not None else [f'c{i}' for i in range(n_classes)]
+    g = _oof_gains(datas, n_classes, ignore_index, shares, dict(max_drop=max_drop, **kwargs))
+    keep = counted_classes(n_classes, ignore_index)
+    rows = []
+    for t, d in zip(shares, g):
+        m = d[:, keep].nanmean(0) # each class's mean change over the folds that hold it
+        ok = ~m.isnan(); w = int(torch.where(ok, m, torch.full_like(m, float('inf'))).argmin()) if ok.any() else 0
+        rows.append({'share': t, 'out-of-fold Δ mIoU': float(m[ok].mean()) if ok.any() else 0.,
+                     'worst class Δ': float(m[w]) if ok.any() else 0., 'worst class': codes[keep[w]]})
+    tab = pd.DataFrame(rows).set_index('share')
+    fine = tab[tab['worst class Δ'] >= -max_drop - 1e-12]
+    tab.attrs.update(share=float(fine['out-of-fold Δ mIoU'].idxmax()), folds=len(datas), max_drop=max_drop)
+    return tab
+
 # %% ../nbs/11b_calibrate.ipynb #c043
 def _set_calibration(info:SegInfo, # `learn.seg_info`
                      biases) -> None:
@@ -240,18 +289,31 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
                       max_pixels:int=2_000_000, seed:int=0, # see `PixelSample`
                       size:int|None=None, overlap:float=0.25, bs:int=8, tta:bool=False, # see `predict_scene`
                       progress:bool=True,
-                      **kwargs, # passed to `fit_class_biases` (`max_drop`, `grid`, `steps`, `rounds`)
+                      folds:int=2, # cross-fit over this many runs of scenes (`fold_scenes`, `crossfit_share`); 0 or 1: none
+                      shrink:bool=False, # scale the biases by the cross-fitted share (default: report it, keep the full fit)
+                      **kwargs, # passed to `fit_class_biases` (`max_drop`, `grid`, `steps`, `rounds`, `floor`)
                      ) -> pd.DataFrame:
-    "Fit per-class biases on the held-back scenes `idxs`, store them in `learn.seg_info`, return the fit's table (+ `pixels %`)"
+    "Fit per-class biases on the held-back scenes `idxs`, cross-fitted; store them in `learn.seg_info`; return the fit's table"
     learn.seg_info = _info(learn) # a `SegInfo` (an old dict, or none, converted)
-    ps = held_back_pixels(learn, scenes, idxs, max_pixels, seed, size, overlap, bs, tta, progress)
-    codes, ign = _scene_codes(scenes, _info(learn))
-    lp, lab, w = ps.data()
-    b, tab = fit_class_biases(lp, lab, len(codes), ign, w, codes=codes, **kwargs)
+    codes, ign = _scene_codes(scenes, _info(learn)); n = len(codes)
+    parts = fold_scenes(scenes, idxs, folds)
+    pss = [held_back_pixels(learn, scenes, p, max(1, max_pixels // len(parts)), seed + k, size, overlap, bs, tta, progress)
+           for k, p in enumerate(parts)]
+    datas = [p.data() for p in pss]
+    lp, lab, w = [torch.cat(x) for x in zip(*datas)] # the folds' samples, each pixel weighted for its own fold
+    b, tab = fit_class_biases(lp, lab, n, ign, w, codes=codes, **kwargs)
+    cf = crossfit_share(datas, n, ign, codes=codes, **kwargs) if len(datas) > 1 and bool(np.any(b)) else None
+    if shrink and cf is not None and cf.attrs['share'] < 1: # rescore the fitting pixels with the scaled biases
+        b, moves = b * cf.attrs['share'], tab.attrs['moves']; s, y, ww = _fit_inputs(lp, lab, n, ign, w)
+        tab = _fit_report(_wcm(s.argmax(1), y, ww, n), _wcm((s + torch.as_tensor(b)).argmax(1), y, ww, n), torch.as_tensor(b),
+                          codes, n, ign, moves)
+        if kwargs.get('floor') is not None: _floor_report(tab, _floor(kwargs['floor'], n), n, ign)
     _set_calibration(learn.seg_info, b)
-    seen = ps.seen[counted_classes(len(codes), ign)] # every labelled pixel of each class, not only the sample's
+    seen = sum(p.seen for p in pss)[counted_classes(n, ign)] # every labelled pixel of each class, not only the sample's
     tab['pixels %'] = 100 * seen / max(int(seen.sum()), 1)
-    tab.attrs.update(pixels=len(lab), scenes=_scene_idxs(scenes, idxs))
+    tab.attrs.update(pixels=len(lab), scenes=_scene_idxs(scenes, idxs), folds=len(parts),
+                     crossfit=None if cf is None else {**{k: cf.attrs[k] for k in ('share', 'folds', 'max_drop')},
+                              'applied': cf.attrs['share'] if shrink else 1., 'table': cf.reset_index().to_dict('records')})
     return tab
 
 # %% ../nbs/11b_calibrate.ipynb #c049b
@@ -305,3 +367,16 @@ def warn_overcorrection(table:pd.DataFrame, baseline:pd.DataFrame|None=None, **k
     lines = overcorrection(table, baseline, **kwargs)
     if lines: warnings.warn("over-correction:\n" + "\n".join(lines), UserWarning, stacklevel=2)
     return lines
+
+# %% ../nbs/11b_calibrate.ipynb #c054b
+def crossfit_warning(cal, # a calibration table (`calibrate_learner`'s) or its `attrs['crossfit']` (a dict, or None)
+                    ) -> list[str]:
+    "A guard line when the full biases cost some class more than `max_drop` IoU out of fold (none when shrunk or fine)"
+    cf = cal.attrs.get('crossfit') if isinstance(cal, pd.DataFrame) else cal
+    if not cf: return []
+    rows = {r['share']: r for r in cf['table']}; full = rows.get(1.0)
+    if full is None or cf['applied'] < 1 or full['worst class Δ'] >= -cf['max_drop']: return []
+    kept = rows[cf['share']]
+    return [f"calibration: out of fold the biases change {full['worst class']}'s IoU by {full['worst class Δ']:+.3f} (they keep "
+            f"every class within {cf['max_drop']:g} only on the pixels they were fitted on) → shrink them (`--calibration-shrink`): "
+            f"share {cf['share']:g} keeps out-of-fold Δ mIoU {kept['out-of-fold Δ mIoU']:+.3f} against {full['out-of-fold Δ mIoU']:+.3f}"]

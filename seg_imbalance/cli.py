@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--log', choices=['tensorboard'], default=None, help='also log to TensorBoard (pip install tensorboard)')
     t.add_argument('--no-calibration', action='store_true', help='do not fit per-class logit biases on the held-back '
                    'part (by default they are fitted and stored with the model)')
+    t.add_argument('--calibration-shrink', action='store_true', help='scale the biases by the share that held on '
+                   'held-back scenes the fit did not see (cross-fitted, see calibration.csv and summary.json); default: '
+                   'the full fit, with a warning when it costs a class more than 0.02 IoU out of fold')
     t.add_argument('--eval-every-epoch', action='store_true', help='score the held-back part on whole scenes after '
                    'every epoch (history.csv)')
     a = sub.add_parser('ablate', help='run recipes × seeds from a TOML file; resumable results file and summary')
@@ -166,18 +169,19 @@ def _write_train(learn, tab:pd.DataFrame, ss, r, valid:list, out:Path, **more) -
     return summ
 
 # %% ../nbs/13_cli.ipynb #c018c
-def _calibrate(learn, ss, hb, out:Path, quiet:bool) -> pd.DataFrame:
+def _calibrate(learn, ss, hb, out:Path, quiet:bool, shrink:bool=False) -> pd.DataFrame:
     "Fit per-class logit biases on the held-back part; write `calibration.csv` (bias, IoU/precision/recall before/after)"
     from seg_imbalance.fit import calibrate_heldback
     srch = getattr(learn, 'search', None) or {}
     fl, done = srch.get('floor'), srch.get('calibration') # a searched remedy: the baseline pilot's held-back IoU floors it
-    if done is not None and hb is srch.get('holdback'): # the search's final measurement fitted these biases on this model
+    if done is not None and hb is srch.get('holdback') and not shrink: # the search's final measurement fitted these biases on this model
         cal = done['table']; learn.seg_info.calibration = [float(b) for b in done['biases']]
-    else: cal = calibrate_heldback(learn, ss, hb, progress=not quiet, floor=fl)
+    else: cal = calibrate_heldback(learn, ss, hb, progress=not quiet, floor=fl, shrink=shrink)
     cal.to_csv(out/'calibration.csv')
     cal.attrs['summary'] = {'miou_before': float(cal.attrs['mIoU before']),
                             'miou_after': float(cal.attrs['mIoU after']),
-                            'biases': [float(b) for b in learn.seg_info.calibration or []]}
+                            'biases': [float(b) for b in learn.seg_info.calibration or []],
+                            'crossfit': cal.attrs.get('crossfit')}
     return cal
 
 # %% ../nbs/13_cli.ipynb #c018
@@ -191,6 +195,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
               eval_every_epoch:bool=False, # score the held-back part after every epoch (history.csv)
               encoder_weights:str|None=None, # pretrained encoder weights (`Recipe.encoder_weights`; search: every candidate's)
               calibrate:bool=True, # fit one logit bias per class on the held-back part (`calibrate`)
+              calibration_shrink:bool=False, # scale them by their cross-fitted share (`calibrate.calibrate_learner`)
               search_trunk:float=0.) -> dict: # recipe 'search': `search_recipe`'s `trunk_share`
     "Train a recipe on a scene folder (or 'demo'), part of the training side held back; write the results into `out`"
     from seg_imbalance.stats import imbalance_report
@@ -201,7 +206,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     from seg_imbalance.fit import fit_recipe
     from seg_imbalance.experiments import load_data
     from seg_imbalance.interpret import evaluate_scenes
-    from seg_imbalance.calibrate import overcorrection # precision and recall more than 2x apart
+    from seg_imbalance.calibrate import overcorrection, crossfit_warning # precision and recall more than 2x apart; out of fold
     if search_trunk and recipe != 'search': raise ValueError(f"search_trunk applies to recipe 'search', not {recipe!r}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True); cbs = _log_cbs(log, out)
     spec = {'source': str(data), 'size': size, 'valid_pct': valid_pct}
@@ -225,10 +230,11 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     from fastai.torch_core import rank_distrib
     if rank_distrib() > 0: return {'report': rep, 'recipe': r, 'rank': rank_distrib()} # rank 0 measures and writes
     learn.remove_cbs(cbs)
-    cal = _calibrate(learn, ss, hb, out, quiet) if calibrate and hb is not None else None
+    cal = _calibrate(learn, ss, hb, out, quiet, calibration_shrink) if calibrate and hb is not None else None
     tab = evaluate_scenes(learn, ss, valid, progress=not quiet, rare=learn.rare or None)
     summ = _write_train(learn, tab, ss, r, valid, out, checkpoint='checkpoint.pth', resumed=resume, seed=seed,
-                        calibration=None if cal is None else cal.attrs['summary'], warnings=overcorrection(tab),
+                        calibration=None if cal is None else cal.attrs['summary'], 
+                        warnings=overcorrection(tab) + ([] if cal is None else crossfit_warning(cal)),
                         **({'search': learn.search['reason'], 'search_steps': learn.search['steps']} if hasattr(learn, 'search') else {}))
     return {'report': rep, 'recipe': r, 'table': tab, 'summary': summ, 'out': out}
 
@@ -237,7 +243,8 @@ def _cmd_train(a) -> int:
     try: res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out,
                          holdback=a.holdback, holdback_groups=a.holdback_groups, checkpoint_every=a.checkpoint_every, resume=a.resume, log=a.log,
                          eval_every_epoch=a.eval_every_epoch, encoder_weights=a.encoder_weights,
-                         calibrate=not a.no_calibration, search_trunk=a.search_trunk)
+                         calibrate=not a.no_calibration, search_trunk=a.search_trunk,
+                         calibration_shrink=a.calibration_shrink)
     except ValueError as e: raise SystemExit(f"seg-imbalance train: {e}")
     if res.get('rank'): return 0 # another process of a distributed run: rank 0 reports
     print(f"Class imbalance of the training scenes: {res['report'].setting}")
@@ -255,6 +262,10 @@ def _cmd_train(a) -> int:
     print(f"mIoU {s['mIoU']:.3f}" + (f" · rare-class mIoU {s['rare_miou']:.3f}" if 'rare_miou' in s else ''))
     if s.get('calibration'): print(f"calibrated on the held-back part (calibration.csv): held-back mIoU "
                                    f"{s['calibration']['miou_before']:.3f} → {s['calibration']['miou_after']:.3f}")
+    cf = (s.get('calibration') or {}).get('crossfit')
+    if cf: print(f"cross-fitted on {cf['folds']} runs of held-back scenes: out of fold the full biases change mIoU by "
+                 f"{cf['table'][-1]['out-of-fold Δ mIoU']:+.3f} (worst: {cf['table'][-1]['worst class']} "
+                 f"{cf['table'][-1]['worst class Δ']:+.3f}); biases kept at share {cf['applied']:g}")
     if s['warnings']: print("\nWARNING over-correction:\n" + '\n'.join(f"  {l}" for l in s['warnings']))
     print(f"written: {', '.join(sorted(p.name for p in res['out'].iterdir()))} in {res['out']}")
     return 0

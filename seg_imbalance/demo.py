@@ -35,7 +35,7 @@ def run_demo(out:str|Path='demo_out', # output folder
     "Train the baseline and `train`'s default path (recommended recipe, calibrated on held-back scenes) side by side"
     from seg_imbalance.recipe import get_recipe
     from seg_imbalance.fit import run_recipe
-    from seg_imbalance.calibrate import overcorrection
+    from seg_imbalance.calibrate import overcorrection, crossfit_warning
     out = Path(out); out.mkdir(parents=True, exist_ok=True); t0 = time.time()
     ss, table, valid, hb, rec = demo_split(seed, n_scenes, scene_size, patch, bs)
     train = table.iloc[hb.train]
@@ -50,7 +50,8 @@ def run_demo(out:str|Path='demo_out', # output folder
                 seed=seed, n_valid_scenes=len(valid), seconds=round(time.time() - t0, 1), holdback=hb.to_dict(),
                 calibration=runs['recommended']['record'].get('calibration'),
                 warnings=overcorrection(runs['recommended']['table'], runs['baseline']['table'],
-                                        common=[c for c in runs['baseline']['table'].index if c not in rec.rare]))
+                                        common=[c for c in runs['baseline']['table'].index if c not in rec.rare])
+                         + crossfit_warning((runs['recommended']['record'].get('calibration') or {}).get('crossfit')))
     comp.to_csv(out/'comparison.csv'); (out/'comparison.md').write_text(markdown_table(comp))
     (out/'summary.json').write_text(json.dumps(summ, indent=1))
     for n, r in runs.items(): r['history'].to_csv(out/f'history_{n}.csv', index=False)

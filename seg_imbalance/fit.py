@@ -340,6 +340,6 @@ def run_recipe(recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes:list[in
                                                'heldback_miou': [cal.attrs['mIoU before'], cal.attrs['mIoU after']],
                                                **({'heldback_shortfall': [cal.attrs['shortfall before'], cal.attrs['shortfall after']]}
                                                   if 'shortfall after' in cal.attrs else {}),
-                                               'seconds': round(calibrate_s, 1)}
+                                               'crossfit': cal.attrs.get('crossfit'), 'seconds': round(calibrate_s, 1)}
     rec = scene_record(tab, rare=rare, steps=learn.steps, train_s=train_s, recipe=dataclasses.asdict(learn.recipe), **more)
     return {'record': rec, 'learn': learn, 'table': tab, 'history': learn.history}
