@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument('--size', type=int, default=None, help='window side (default: the training patch size)')
     pr.add_argument('--overlap', type=float, default=0.25, help='share of a window overlapping the next')
     pr.add_argument('--bs', type=int, default=8, help='windows per forward pass')
-    pr.add_argument('--tta', action='store_true', help='also average over left-right and up-down flips')
+    pr.add_argument('--tta', action='store_true', help='also average over flips: those the model trained '
+                    'with (left-right only for a model trained with hflip; else left-right and up-down)')
     pr.add_argument('--probs', action='store_true', help='GeoTIFF inputs: also NAME_probs.tif (a band per class)')
     pr.add_argument('--confidence', action='store_true', help='GeoTIFF inputs: also NAME_confidence.tif')
     pr.add_argument('--device', default=None, help='cpu, cuda, cuda:1… (default: CUDA when there is one)')

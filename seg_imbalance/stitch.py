@@ -14,7 +14,7 @@ from .checks import positive_int
 from .stats import axis_starts
 
 # %% auto #0
-__all__ = ['BLENDS', 'window_starts', 'blend_weights', 'predict_scene']
+__all__ = ['BLENDS', 'TTA_FLIPS', 'window_starts', 'blend_weights', 'tta_flips', 'predict_scene']
 
 # %% ../nbs/10b_stitch.ipynb #c014
 def _info(learn) -> SegInfo:
@@ -109,10 +109,10 @@ def _to_input(crops:np.ndarray, info:SegInfo, device) -> torch.Tensor:
     return x.permute(0, 3, 1, 2).contiguous()
 
 # %% ../nbs/10b_stitch.ipynb #c034
-def _window_probs(model, x:torch.Tensor, n_classes:int, tta:bool=False) -> torch.Tensor:
-    "Class probabilities `(N, C, h, w)` of windows `x`, averaged over left–right and up–down flips when `tta`"
+def _window_probs(model, x:torch.Tensor, n_classes:int, flips=([],)) -> torch.Tensor:
+    "Class probabilities `(N, C, h, w)` of windows `x`, averaged over the `flips` (dims of `x` to flip; `[]`: none)"
     p = 0.
-    for dims in ([], [3], [2]) if tta else ([],):
+    for dims in flips:
         out = model(x.flip(dims) if dims else x)
         out = out[0] if isinstance(out, (tuple, list)) else out  # models with an auxiliary head
         if out.ndim != 4 or out.shape[:2] != (len(x), n_classes):
@@ -121,7 +121,21 @@ def _window_probs(model, x:torch.Tensor, n_classes:int, tta:bool=False) -> torch
             out = F.interpolate(out.float(), x.shape[-2:], mode='bilinear', align_corners=False)
         out = out.float().softmax(1)
         p = p + (out.flip(dims) if dims else out)
-    return p / (3 if tta else 1)
+    return p / len(flips)
+
+# %% ../nbs/10b_stitch.ipynb #c034a
+TTA_FLIPS = {'hflip': ([], [3]), 'flips': ([], [3], [2])} # test-time flips by name: dims of a (N, C, H, W) batch
+
+def tta_flips(tta, # False/None: none; True: the flips the model trained with; or a name of `TTA_FLIPS`
+              info=None, # the model's `SegInfo` (its `recipe['aug']`), for `tta=True`
+             ) -> tuple:
+    "The flips test-time augmentation averages over: left–right only for a model trained with `aug='hflip'`"
+    if tta is None or tta is False: return ([],)
+    if tta is True:
+        rec = getattr(info, 'recipe', None) or (info.get('recipe') if isinstance(info, dict) else None) or {}
+        tta = 'hflip' if rec.get('aug') == 'hflip' else 'flips'
+    if tta not in TTA_FLIPS: raise ValueError(f"tta must be True, False or one of {list(TTA_FLIPS)}, got {tta!r}")
+    return TTA_FLIPS[tta]
 
 # %% ../nbs/10b_stitch.ipynb #c035
 @contextmanager
@@ -179,7 +193,7 @@ def _window_size(size, info:SegInfo) -> int:
 def _stitch(model, info:dict, read, shape:tuple[int, int], size:int, overlap:float, bs:int, tta:bool, blend:str,
             write, device=None, bias=None, progress:bool=False): # `read(r0, r1)`: rows; `write`: see `_Band`
     "Blend the overlapping windows of a scene read strip by strip (one strip per row of windows); rows to `write`"
-    yy, xx, pad, wp, ry, rx = _grid(shape, size, overlap); s0 = s1 = 0
+    yy, xx, pad, wp, ry, rx = _grid(shape, size, overlap); s0 = s1 = 0; flips = tta_flips(tta, info)
     with _evaluating(model, device) as dev:
         w, band = blend_weights(size, blend).to(dev), _Band(write, len(info.codes), size, wp, pad, shape, dev,
                                                             None if bias is None else bias.to(dev))
@@ -188,7 +202,7 @@ def _stitch(model, info:dict, read, shape:tuple[int, int], size:int, overlap:flo
             for r, x in ((ry[y:y + size], x) for y, x in zip(ys, xs)):
                 if r.min() < s0 or r.max() >= s1: s0, s1 = int(r.min()), int(r.max()) + 1; strip = read(s0, s1)
                 crops.append(strip[np.ix_(r - s0, rx[x:x + size])])
-            p = _window_probs(model, _to_input(np.stack(crops), info, dev), len(info.codes), tta) * w
+            p = _window_probs(model, _to_input(np.stack(crops), info, dev), len(info.codes), flips) * w
             for y, x, pk in zip(ys, xs, p): band.add(int(y), int(x), pk, w)
         band.flush(band.size)
 
@@ -198,7 +212,7 @@ def predict_scene(learn, # a `Learner` (anything with `.model` and `.seg_info` o
                   size:int|None=None, # window side; default the training patch size
                   overlap:float=0.25, # share of a window overlapping the next, in [0, 1)
                   bs:int=8, # windows per forward pass
-                  tta:bool=False, # also average over left–right and up–down flips
+                  tta:bool|str=False, # average over flips: True (those of the model's training, `tta_flips`), 'hflip', 'flips'
                   probs:bool=False, # return probabilities `(C, H, W)` float32 instead of labels `(H, W)` int64
                   device=None, # default: the model's device
                   blend:str='gaussian', # window weights, see `blend_weights`

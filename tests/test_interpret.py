@@ -58,6 +58,21 @@ def test_predict_scene_reproduces_pixelwise_answer(h, w, size, overlap, bs, tta,
     assert max(model.seen) <= bs and sum(model.seen) == n_windows * (3 if tta else 1)  # never all windows at once
 
 
+def test_tta_follows_the_models_training_flips():
+    "tta=True averages over left-right flips only for a model trained with hflip (it never saw an upside-down scene)"
+    img = np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    seen = {}
+    for aug, want in (('hflip', 2), ('dihedral', 3), (None, 3)):
+        model = ThresholdModel(4); learn = fake_learner(model, size=8)
+        if aug: learn.seg_info['recipe'] = {'aug': aug}
+        np.testing.assert_array_equal(predict_scene(learn, img, tta=True, overlap=0), truth_of(img))
+        seen[aug] = sum(model.seen)
+        assert seen[aug] == want * 3 * 3 # (20, 24) in 8 px windows without overlap: 3 x 3 windows, each seen `want` times
+    model = ThresholdModel(4); predict_scene(fake_learner(model, size=8), img, tta='hflip', overlap=0)
+    assert sum(model.seen) == seen['hflip']
+    with pytest.raises(ValueError, match='tta must be True, False or one of'): predict_scene(fake_learner(model, size=8), img, tta='rot')
+
+
 @pytest.mark.parametrize('shape,overlap', [((75, 50), 0.25), ((31, 33), 0), ((7, 5), 0.5), ((64, 64), 0.25)])
 def test_predict_scene_equals_whole_forward_of_equivariant_model(shape, overlap):
     torch.manual_seed(0)

@@ -67,3 +67,21 @@ def test_train_search_keeps_the_searchs_calibration(tmp_path, monkeypatch):
     info = json.loads((out / 'model.json').read_text())['seg_info']
     assert len(s['calibration']['biases']) == len(info['codes']) and np.allclose(info['calibration'], s['calibration']['biases'])
     assert (out / 'calibration.csv').exists()
+
+def test_train_calibration_shrink(tmp_path, capsys):
+    "`--calibration-shrink`: the stored biases are the full fit scaled by the cross-fitted share, recorded in summary.json"
+    runs = {}
+    for name, extra in (('full', []), ('shrunk', ['--calibration-shrink'])):
+        out = tmp_path / name
+        assert main(['train', 'demo', '--steps', '6', '--size', '64', '--bs', '4', '--out', str(out), '--recipe', 'baseline']
+                    + extra) == 0
+        runs[name] = json.loads((out / 'summary.json').read_text())['calibration']
+    printed = capsys.readouterr().out
+    full, shr = runs['full'], runs['shrunk']
+    assert full['crossfit'] is not None and np.any(full['biases']) # six steps leave biases to fit (the seed is fixed)
+    assert full['crossfit']['applied'] == 1 and full['crossfit']['folds'] == 2 and 'cross-fitted on 2 runs' in printed
+    t = shr['crossfit']['share']
+    assert shr['crossfit']['applied'] == t and t == full['crossfit']['share'] # the same fits: same samples, same seed
+    assert np.allclose(shr['biases'], t * np.asarray(full['biases']))
+    shares = [r['share'] for r in full['crossfit']['table']]
+    assert shares == sorted(shares) and shares[0] == 0 and shares[-1] == 1

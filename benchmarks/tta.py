@@ -1,0 +1,71 @@
+"""Test-time flips on street frames: none, left–right only (what an `hflip` model trained with), or left–right and up–down.
+
+    python benchmarks/tta.py --runs R1 R2 --data ../shared/data/camvid --size 128   # saved `train` outputs (model.pkl)
+
+For each saved model and each way of flipping (`none`, `hflip`, `flips`): one bias per class fitted on its held-back
+frames from the probabilities of that way (`held_back_pixels` + `fit_class_biases`, as `train` does), then the whole
+evaluation frames predicted once that way and scored without and with the biases. Before this benchmark `tta=True`
+always meant `flips`; it now follows the model's training augmentation (`stitch.tta_flips`). One line a model, with the
+commit and device of this measurement.
+"""
+import json, sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import parser, run_info, print_table
+from crossfit import _heldback
+
+def _scores(cm, codes, ign, rare) -> dict:
+    import numpy as np
+    tp = np.diag(cm); den = cm.sum(0) + cm.sum(1) - tp
+    iou = {c: float(tp[i] / den[i]) for i, c in enumerate(codes) if i != ign and den[i] > 0}
+    return {'miou': float(np.mean(list(iou.values()))), 'rare_miou': float(np.mean([iou.get(c, 0.) for c in rare])), 'iou': iou}
+
+def measure(run:Path, data:str, size:int, ways=('none', 'hflip', 'flips')) -> dict:
+    import ast, time, numpy as np, torch
+    from seg_imbalance.experiments import load_data
+    from seg_imbalance.predict import load_model
+    from seg_imbalance.fit import heldback_scenes
+    from seg_imbalance.calibrate import held_back_pixels, fit_class_biases
+    from seg_imbalance.stitch import predict_scene
+    s = json.loads((run/'summary.json').read_text())
+    hb = _heldback(s['holdback'] if isinstance(s['holdback'], dict) else ast.literal_eval(s['holdback']))
+    ss, _, valid, _ = load_data({'source': str(Path(data).resolve()), 'size': size})
+    learn = load_model(run/'model.pkl'); codes, ign, n = list(ss.codes), ss.ignore_index, len(ss.codes)
+    hs, hidx = heldback_scenes(ss, hb); out = {'data': Path(data).name, 'run': run.name, 'seed': s.get('seed'),
+                                               'rare': s.get('rare'), 'aug': (learn.seg_info.recipe or {}).get('aug')}
+    for way in ways:
+        tta = False if way == 'none' else way; t0 = time.perf_counter()
+        lp, lab, w = held_back_pixels(learn, hs, hidx, tta=tta, progress=False).data()
+        b, _ = fit_class_biases(lp, lab, n, ign, w)
+        cms = {k: np.zeros((n, n), np.int64) for k in ('raw', 'calibrated')}
+        for i in valid:
+            p = torch.from_numpy(predict_scene(learn, ss[i], tta=tta, probs=True, calibrate=False)).log()
+            m = torch.from_numpy(ss[i].read_mask().astype(np.int64)); k = m != ign if ign is not None else torch.ones_like(m, dtype=torch.bool)
+            for key, bb in (('raw', 0.), ('calibrated', torch.as_tensor(b)[:, None, None])):
+                pr = (p + bb).argmax(0)
+                cms[key] += torch.bincount(m[k] * n + pr[k], minlength=n * n).reshape(n, n).numpy()
+        out[way] = {k: _scores(cm, codes, ign, s.get('rare') or []) for k, cm in cms.items()}
+        out[way].update(biases=[float(x) for x in b], seconds=round(time.perf_counter() - t0, 1))
+        print(f"{run.name} {way}: mIoU raw {out[way]['raw']['miou']:.3f} calibrated {out[way]['calibrated']['miou']:.3f}", flush=True)
+    return out
+
+def table(recs:list) -> list[dict]:
+    return [{'model': r['run'], 'trained aug': r['aug'], 'flips': w, 'raw mIoU': r[w]['raw']['miou'],
+             'calibrated mIoU': r[w]['calibrated']['miou'], 'calibrated rare mIoU': r[w]['calibrated']['rare_miou'],
+             's': r[w]['seconds']} for r in recs for w in ('none', 'hflip', 'flips') if w in r]
+
+if __name__ == '__main__':
+    p = parser(__doc__.split('\n')[0], out='nbs/results/tta.jsonl')
+    p.add_argument('--runs', nargs='+', required=True, help='`train` output folders (model.pkl, summary.json)')
+    p.add_argument('--data', required=True, help='the scene folder they trained on')
+    p.add_argument('--size', type=int, default=128, help='their patch size')
+    a = p.parse_args()
+    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    recs = [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
+    info = run_info('cpu')
+    for run in map(Path, a.runs):
+        if any(r['run'] == run.name for r in recs): continue
+        r = {**measure(run, a.data, a.size), 'measured': info}
+        with out.open('a') as f: f.write(json.dumps(r, default=float) + '\n')
+        recs.append(r)
+    print_table(table(recs))
