@@ -100,7 +100,7 @@ def main():
                          'heldback': _heldback(out, rare), 'raw': _raw(out, a.data, a.size, rare) if a.raw else None,
                          'iou': iou, 'precision': pc['precision'].to_dict(), 'recall': pc['recall'].to_dict(), 'rare': rare, 'data': a.data, 'steps': sm['steps'], 'budget': a.steps,
                          'search_steps': sm.get('search_steps'), 'search': sm.get('search'),
-                         'holdback': sm.get('holdback'), 'n_valid_scenes': sm['n_valid_scenes'],
+                         'holdback': sm.get('holdback'), 'n_valid_scenes': sm['n_valid_scenes'], 'threads': sm.get('threads'),
                          'command': ' '.join(_cmd(r, s, a, out)), 'wall_s': wall, 'commit': commit,
                          'device': f'cpu: {_cpu()}, {os.cpu_count()} cores (shared)', 'host': platform.node()})
     if not recs: raise SystemExit(f'no finished run in {runs}: add --run to train them')

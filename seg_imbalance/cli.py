@@ -154,6 +154,7 @@ def _log_cbs(log:str|None, out:Path) -> list:
 # %% ../nbs/13_cli.ipynb #c018b
 def _write_train(learn, tab:pd.DataFrame, ss, r, valid:list, out:Path, **more) -> dict:
     "Write the learner, per-class table, history, confusion figure and summary of a `train` run; the summary"
+    import torch
     from fastai.torch_core import num_distrib
     from seg_imbalance.interpret import plot_confusion
     from seg_imbalance.predict import save_model
@@ -165,7 +166,7 @@ def _write_train(learn, tab:pd.DataFrame, ss, r, valid:list, out:Path, **more) -
     summ = {**tab.attrs['summary'], 'recipe': r.name, 'reasons': list(r.reasons), 'rare': learn.rare,
             'steps': learn.steps, 'n_valid_scenes': len(valid), 'valid_scenes': list(valid),
             'holdback': None if learn.holdback is None else learn.holdback.to_dict(),
-            'processes': max(1, num_distrib()), **more}
+            'processes': max(1, num_distrib()), 'threads': torch.get_num_threads(), **more} # threads: runs side by side differ
     (out/'summary.json').write_text(json.dumps(summ, indent=1, default=str))
     return summ
 

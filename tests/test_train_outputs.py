@@ -9,6 +9,7 @@ def test_train_calibrates_and_writes_model_files(tmp_path, capsys):
     printed = capsys.readouterr().out
     s = json.loads((out / 'summary.json').read_text())
     assert s['holdback']['level'] == 'scene' and s['holdback']['scenes']
+    import torch; assert s['threads'] == torch.get_num_threads()                 # runs side by side record their threads
     assert not set(s['holdback']['scenes']) & set(s['valid_scenes'])            # three splits, never mixed
     cal = s['calibration']
     codes = json.loads((out / 'model.json').read_text())['seg_info']['codes']

@@ -268,7 +268,41 @@ def crossfit_section() -> list[str]:
             f"(results `nbs/results/crossfit.jsonl`; trained at {', '.join(tr)}; measured at {'; '.join(meas)}).", '',
             _md(['model', 'way', 'share', 'out-of-fold Δ mIoU', 'out-of-fold worst class', 'evaluation Δ mIoU vs raw',
                  'evaluation worst class vs raw', 'mIoU', 'rare mIoU'], rows), '',
-            _md(['data', 'way', 'models', 'evaluation Δ mIoU vs raw', 'evaluation worst class vs raw'], summ), '']
+            _md(['data', 'way', 'models', 'evaluation Δ mIoU vs raw', 'evaluation worst class vs raw'], summ), '',
+            _crossfit_sentence(recs), '']
+
+def _crossfit_sentence(recs:list) -> str:
+    "Shrunk minus full, paired by model; how often the forecast and the evaluation put a class below -0.02"
+    dm = [r['shrunk']['miou'] - r['full']['miou'] for r in recs]; dw = [r['shrunk']['worst_vs_raw'] - r['full']['worst_vs_raw'] for r in recs]
+    fc = sum({t['share']: t for t in r['crossfit']['table']}[1.0]['worst class Δ'] < -0.02 for r in recs)
+    ev = sum(r['full']['worst_vs_raw'] < -0.02 for r in recs); moved = sum(r['crossfit']['applied'] < 1 for r in recs)
+    return (f"At full strength the out-of-fold forecast put some class below −0.02 for {fc} of {len(recs)} models, the "
+            f"evaluation scenes for {ev} (the fit's own guard, on its pixels, for none). The shrink changed {moved} of "
+            f"{len(recs)} models; shrunk minus full, paired by model: mIoU {_sms(dm)}, worst class {_sms(dw)}.")
+
+def tta_section() -> list[str]:
+    "Test-time flips of saved CamVid `train` runs: none, left-right only (the model's training flips), both"
+    recs = _jsonl(root/'nbs/results/tta.jsonl')
+    if not recs: return []
+    ways = [w for w in ('none', 'hflip', 'flips') if all(w in r for r in recs)]
+    trained = {f"{r['name']}_{r['seed']}": str(r['commit'])[:7] for r in _jsonl(root/'nbs/results/camvid_groups.jsonl')}
+    rows = [[f"`{r['run']}`", r['aug'], w, f"{r[w]['raw']['miou']:.3f}", f"{r[w]['calibrated']['miou']:.3f}",
+             f"{r[w]['raw']['rare_miou']:.3f}", f"{r[w]['calibrated']['rare_miou']:.3f}", f"{r[w]['seconds']:.0f}"] for r in recs for w in ways]
+    summ = [[w, len(recs), _ms([r[w]['raw']['miou'] for r in recs]), _ms([r[w]['calibrated']['miou'] for r in recs]),
+             _sms([r[w]['calibrated']['miou'] - r['none']['calibrated']['miou'] for r in recs])] for w in ways]
+    meas = sorted({f"{str(r['measured']['commit'])[:7]} ({r['measured'].get('device_name') or r['measured'].get('device')})" for r in recs})
+    tr = sorted({trained.get(r['run'], '?') for r in recs})
+    return ['### Test-time flips on street frames: only those the model trained with', '',
+            "`predict_scene(tta=True)` (and `seg-imbalance predict --tta`) used to average each window over left–right *and* "
+            "up–down flips; it now follows the model's training augmentation (`stitch.tta_flips`): left–right only for a "
+            "model trained with `aug='hflip'` (the default for camera frames, which never shows a sky at the bottom). Each "
+            "saved CamVid `train` model (the `auto` runs of *held back at random or in stretches of time*) predicted three "
+            "ways, each calibrated on its held-back frames from that way's probabilities, scored on the whole val frames. "
+            f"Command: `python benchmarks/tta.py --runs DIRS --data ../shared/data/camvid --size 128` (results "
+            f"`nbs/results/tta.jsonl`; trained at {', '.join(tr)}; measured at {'; '.join(meas)}).", '',
+            _md(['model', 'trained with', 'test-time flips', 'raw mIoU', 'calibrated mIoU', 'raw rare mIoU',
+                 'calibrated rare mIoU', 'seconds'], rows), '',
+            _md(['test-time flips', 'models', 'raw mIoU', 'calibrated mIoU', 'calibrated mIoU minus none'], summ), '']
 
 def demo_seeds_section() -> list[str]:
     recs = _jsonl(root/'nbs/results/demo_seeds.jsonl')
@@ -361,7 +395,7 @@ def block() -> str:
                 f"{'; '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
                 "`nbs/results/demo_ablation.toml`; command: `seg-imbalance ablate nbs/results/demo_ablation.toml --out "
                 "nbs/results/demo_ablation`.", '', md, '', *_mixed_note(d['summary']), _ran(d).strip(), '']
-    out += camvid_train_section() + camvid_groups_section() + crossfit_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
+    out += camvid_train_section() + camvid_groups_section() + crossfit_section() + tta_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
     return '\n'.join(out + [END])
 
 def updated(readme:str) -> str:
