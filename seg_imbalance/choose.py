@@ -206,7 +206,8 @@ def _pick_reason(w:str, rows:list, rare:list, steps:int, own:int, trunk:int=0, l
 def _measure_pilot(learn, scenes:SceneSet, hb, rare:list, calibrated:bool=True, floor=None, keep:dict|None=None) -> pd.DataFrame:
     "A pilot's per-class table on the held-back part; `calibrated`: after fitting its biases there (then cleared), from the fit's sample"
     if not calibrated: return evaluate_heldback(learn, scenes, hb, rare=rare or None)
-    try: cal = calibrate_heldback(learn, scenes, hb, progress=False, floor=floor); b = list(learn.seg_info.calibration)
+    folds = 2 if keep is not None else 0 # a pilot needs only its score; the returned model's fit is cross-fitted as `train`'s
+    try: cal = calibrate_heldback(learn, scenes, hb, progress=False, floor=floor, folds=folds); b = list(learn.seg_info.calibration)
     finally: learn.seg_info.calibration = None # training goes on: the next round, and `train`, fit their own
     if keep is not None: keep.update(table=cal, biases=b, floor=floor) # the fit itself, for a caller that stores it (`train`)
     return calibrated_table(cal)
