@@ -302,7 +302,8 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
     datas = [p.data() for p in pss]
     lp, lab, w = [torch.cat(x) for x in zip(*datas)] # the folds' samples, each pixel weighted for its own fold
     b, tab = fit_class_biases(lp, lab, n, ign, w, codes=codes, **kwargs)
-    cf = crossfit_share(datas, n, ign, codes=codes, **kwargs) if len(datas) > 1 and bool(np.any(b)) else None
+    held = [d for d in datas if len(d[1])] # runs with labelled pixels (a run of all-void scenes has none)
+    cf = crossfit_share(held, n, ign, codes=codes, **kwargs) if len(held) > 1 and bool(np.any(b)) else None
     if shrink and cf is not None and cf.attrs['share'] < 1: # rescore the fitting pixels with the scaled biases
         b, moves = b * cf.attrs['share'], tab.attrs['moves']; s, y, ww = _fit_inputs(lp, lab, n, ign, w)
         tab = _fit_report(_wcm(s.argmax(1), y, ww, n), _wcm((s + torch.as_tensor(b)).argmax(1), y, ww, n), torch.as_tensor(b),
