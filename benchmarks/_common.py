@@ -95,6 +95,18 @@ def write_results(path:str|Path|None, results:dict|list[dict], info:dict) -> Pat
     return path
 
 
+def jsonl_records(path:str|Path) -> tuple[Path, list[dict]]:
+    "A resumable results file: its path (folder made) and the records already in it (one JSON object a line)"
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    return path, [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
+
+
+def append_record(path:Path, rec:dict, recs:list) -> None:
+    "Append `rec` to the results file at once (a killed run loses only the record in progress) and to `recs`"
+    with Path(path).open('a') as f: f.write(json.dumps(rec, default=float) + '\n')
+    recs.append(rec)
+
+
 def _cell(v) -> str:
     if isinstance(v, bool) or v is None: return '' if v is None else str(v)
     if isinstance(v, int): return f'{v:,}'

@@ -16,7 +16,7 @@ with the commit and device of its training (where known) and of this measurement
 import json, sys, ast
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser, run_info, print_table
+from _common import parser, run_info, print_table, jsonl_records, append_record
 
 def _ways(model, ss, valid, hb, rare, ref=None) -> dict:
     "Raw, full and shrunk: scores on the evaluation scenes, per-class change against raw (and `ref`'s table)"
@@ -51,9 +51,9 @@ def measure_run(run:Path, data:str, size:int) -> dict:
     from seg_imbalance.predict import load_model
     s = json.loads((run/'summary.json').read_text())
     hb = s['holdback'] if isinstance(s['holdback'], dict) else ast.literal_eval(s['holdback'])
-    ss, _, valid, _ = load_data({'source': str(Path(data).resolve()), 'size': size})
+    ss, *_ = load_data({'source': data if data == 'demo' else str(Path(data).resolve()), 'size': size, 'valid_pct': 0.2})
     return {'data': Path(data).name, 'run': run.name, 'seed': s.get('seed'), 'rare': s.get('rare'),
-            'trained_steps': s.get('steps'), **_ways(load_model(run/'model.pkl'), ss, valid, _heldback(hb), s.get('rare'))}
+            'trained_steps': s.get('steps'), **_ways(load_model(run/'model.pkl'), ss, s['valid_scenes'], _heldback(hb), s.get('rare'))}
 
 def _heldback(d:dict):
     "The `HeldBack` of a run's summary (what `heldback_scenes` reads: its scenes or regions)"
@@ -80,8 +80,7 @@ if __name__ == '__main__':
     p.add_argument('--data', default=None, help='with --runs: the scene folder they trained on')
     p.add_argument('--size', type=int, default=128, help='with --runs: their patch size')
     a = p.parse_args()
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-    recs = [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
+    out, recs = jsonl_records(a.out)
     info = run_info('cpu') # once: a commit made while this runs does not split its models across commits
     todo = [(run, None) for run in map(Path, a.runs)] if a.runs else [(None, s) for s in a.seeds]
     for run, s in todo:
@@ -92,6 +91,5 @@ if __name__ == '__main__':
             d = Path(a.models)/f'seed{s}_steps{a.steps}'; meta = train(d, s, a.steps, info)
             r = {**measure_demo(d, s), 'steps': a.steps, 'trained': meta['trained'], 'measured': info}
         else: r = {**measure_run(run, a.data, a.size), 'measured': info}
-        with out.open('a') as f: f.write(json.dumps(r, default=float) + '\n')
-        recs.append(r); print(f"{run or f'seed {s}'} done", flush=True)
+        append_record(out, r, recs); print(f"{run or f'seed {s}'} done", flush=True)
     print_table(table(recs))

@@ -11,7 +11,7 @@ commit and device of this measurement.
 import json, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser, run_info, print_table
+from _common import parser, run_info, print_table, jsonl_records, append_record
 from crossfit import _heldback
 
 def _scores(cm, codes, ign, rare) -> dict:
@@ -29,7 +29,7 @@ def measure(run:Path, data:str, size:int, ways=('none', 'hflip', 'flips')) -> di
     from seg_imbalance.stitch import predict_scene
     s = json.loads((run/'summary.json').read_text())
     hb = _heldback(s['holdback'] if isinstance(s['holdback'], dict) else ast.literal_eval(s['holdback']))
-    ss, _, valid, _ = load_data({'source': str(Path(data).resolve()), 'size': size})
+    ss, *_ = load_data({'source': data if data == 'demo' else str(Path(data).resolve()), 'size': size, 'valid_pct': 0.2})
     learn = load_model(run/'model.pkl'); codes, ign, n = list(ss.codes), ss.ignore_index, len(ss.codes)
     hs, hidx = heldback_scenes(ss, hb); out = {'data': Path(data).name, 'run': run.name, 'seed': s.get('seed'),
                                                'rare': s.get('rare'), 'aug': (learn.seg_info.recipe or {}).get('aug')}
@@ -38,7 +38,7 @@ def measure(run:Path, data:str, size:int, ways=('none', 'hflip', 'flips')) -> di
         lp, lab, w = held_back_pixels(learn, hs, hidx, tta=tta, progress=False).data()
         b, _ = fit_class_biases(lp, lab, n, ign, w)
         cms = {k: np.zeros((n, n), np.int64) for k in ('raw', 'calibrated')}
-        for i in valid:
+        for i in s['valid_scenes']: # the run's own evaluation scenes
             p = torch.from_numpy(predict_scene(learn, ss[i], tta=tta, probs=True, calibrate=False)).log()
             m = torch.from_numpy(ss[i].read_mask().astype(np.int64)); k = m != ign if ign is not None else torch.ones_like(m, dtype=torch.bool)
             for key, bb in (('raw', 0.), ('calibrated', torch.as_tensor(b)[:, None, None])):
@@ -60,12 +60,9 @@ if __name__ == '__main__':
     p.add_argument('--data', required=True, help='the scene folder they trained on')
     p.add_argument('--size', type=int, default=128, help='their patch size')
     a = p.parse_args()
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-    recs = [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
+    out, recs = jsonl_records(a.out)
     info = run_info('cpu')
     for run in map(Path, a.runs):
         if any(r['run'] == run.name for r in recs): continue
-        r = {**measure(run, a.data, a.size), 'measured': info}
-        with out.open('a') as f: f.write(json.dumps(r, default=float) + '\n')
-        recs.append(r)
+        append_record(out, {**measure(run, a.data, a.size), 'measured': info}, recs)
     print_table(table(recs))

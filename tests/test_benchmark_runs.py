@@ -1,0 +1,46 @@
+"The benchmarks that measure saved `train` outputs (`crossfit.py --runs`, `tta.py`) run end to end on a tiny demo run."
+import json, subprocess, sys
+from pathlib import Path
+import pytest
+from seg_imbalance.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+@pytest.fixture(scope='module')
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp('bench') / 'auto_0'
+    assert main(['train', 'demo', '--steps', '4', '--size', '64', '--bs', '4', '--out', str(out), '--recipe', 'baseline']) == 0
+    return out
+
+def _run(script, *args):
+    r = subprocess.run([sys.executable, str(ROOT / 'benchmarks' / script), *args], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+def test_crossfit_runs(run_dir, tmp_path):
+    out = tmp_path / 'c.jsonl'
+    printed = _run('crossfit.py', '--runs', str(run_dir), '--data', 'demo', '--size', '64', '--out', str(out))
+    (r,) = [json.loads(l) for l in out.read_text().splitlines()]
+    s = json.loads((run_dir / 'summary.json').read_text())
+    assert r['run'] == 'auto_0' and len(r['full']['iou']) > 1 and set(r['full']['iou']) == set(r['raw']['iou'])
+    assert r['raw']['biases'] is None and len(r['full']['biases']) == len(r['shrunk']['biases'])
+    assert abs(r['full']['miou'] - s['mIoU']) < 1e-6      # the full fit is the one `train` stored: same scores on the same scenes
+    assert r['crossfit'] is None or r['crossfit']['applied'] == r['crossfit']['share']
+    assert '| auto_0 | full |' in printed
+    _run('crossfit.py', '--runs', str(run_dir), '--data', 'demo', '--size', '64', '--out', str(out)) # resumes: measured once
+    assert len(out.read_text().splitlines()) == 1
+
+def test_tta_runs(run_dir, tmp_path):
+    out = tmp_path / 't.jsonl'
+    _run('tta.py', '--runs', str(run_dir), '--data', 'demo', '--size', '64', '--out', str(out))
+    (r,) = [json.loads(l) for l in out.read_text().splitlines()]
+    assert r['aug'] == 'dihedral'                          # the demo scenes are overhead imagery
+    for w in ('none', 'hflip', 'flips'):
+        for k in ('raw', 'calibrated'): assert 0 <= r[w][k]['miou'] <= 1 and r[w][k]['iou']
+    from seg_imbalance.experiments import load_data
+    from seg_imbalance.predict import load_model
+    from seg_imbalance.interpret import evaluate_scenes
+    s = json.loads((run_dir / 'summary.json').read_text())
+    t = evaluate_scenes(load_model(run_dir / 'model'), load_data({'source': 'demo', 'size': 64, 'valid_pct': 0.2})[0],
+                        s['valid_scenes'], calibrate=False, progress=False)
+    assert abs(r['none']['raw']['miou'] - t.attrs['summary']['mIoU']) < 1e-6 # its own scoring agrees with evaluate_scenes'
