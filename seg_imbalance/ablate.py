@@ -230,10 +230,20 @@ def _check_shard(shard) -> tuple[int, int]|None:
     if i is None or not 0 <= i < n: raise ValueError(f"shard must be 'i/n' (or (i, n)) with 0 <= i < n; got {shard!r}")
     return i, n
 
-def _grid(configs, seeds, shard) -> list[tuple]:
+def _grid(configs, seeds, shard, lead:dict|None=None) -> list[tuple]:
     "The grid's (config, seed) runs in their fixed order (seed by seed); with `shard=(i, n)` those of index ≡ i mod n"
     runs = [(c, s) for s in seeds for c in configs]
-    return runs if shard is None else runs[shard[0]::shard[1]]
+    if shard is None: return runs
+    pos, lead = {(c['name'], s): k for k, (c, s) in enumerate(runs)}, lead or {} # a twin goes where its lead's run goes
+    return [(c, s) for c, s in runs if pos[(lead.get(c['name'], c['name']), s)] % shard[1] == shard[0]]
+
+def _leads(configs, budget, data, same) -> dict:
+    "`{config name: the first config's name that trains the same}` (`same`'s identity; None: its own)"
+    first, out = {}, {}
+    for c in configs:
+        k = same(c, budget, data)
+        out[c['name']] = c['name'] if k is None else first.setdefault(json.dumps(_jsonable(k), sort_keys=True, default=str), c['name'])
+    return out
 
 # %% ../nbs/12_ablate.ipynb #c026t
 def _twins(todo:list, old:list, budget, data, same) -> tuple[list, dict, list]:
@@ -272,7 +282,7 @@ def ablate(configs:Iterable[Mapping], # dicts: a unique `name` plus overrides (s
            jobs:int=1, # runs at once, each in its own process when > 1
            progress:bool=True, # a progress bar over the runs
            allowed_keys:Iterable[str]|None=None, # config keys `run_fn` understands; None: any
-           shard:str|tuple|None=None, # 'i/n': only the runs of index ≡ i mod n in the grid (seed by seed)
+           shard:str|tuple|None=None, # 'i/n': only the runs of index ≡ i mod n in the grid (seed by seed; a twin with its lead)
            history:str|Path|None=None, # folder of per-run history CSVs; default `history/` beside `results`
            same:Callable|None=None, # `same(config, budget, data)`: what a config trains (None: its own); equal ones train once a seed
           ) -> list[dict]:
@@ -286,7 +296,8 @@ def ablate(configs:Iterable[Mapping], # dicts: a unique `name` plus overrides (s
     try: json.dumps(_jsonable({'configs': configs, 'budget': budget, 'data': data}), allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ValueError(f"configs, budget and data must be JSON-able dicts ({e})") from e
-    old, grid = read_results(results), _grid(configs, seeds, shard); done = _finished(old, configs, budget)
+    lead = _leads(configs, budget, data, same) if shard is not None and same is not None else None
+    old, grid = read_results(results), _grid(configs, seeds, shard, lead); done = _finished(old, configs, budget)
     todo, follow, twins = _twins([(c, s) for c, s in grid if _run_key(c['name'], s, budget) not in done], old, budget, data, same)
     hist = Path(results).parent/'history' if history is None else Path(history)
     prov, new, runs = _provenance(), [], _runs(todo, run_fn, budget, data, jobs)

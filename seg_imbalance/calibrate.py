@@ -379,5 +379,6 @@ def crossfit_warning(cal, # a calibration table (`calibrate_learner`'s) or its `
     if full is None or cf['applied'] < 1 or full['worst class Δ'] >= -cf['max_drop']: return []
     kept = rows[cf['share']]
     return [f"calibration: out of fold the biases change {full['worst class']}'s IoU by {full['worst class Δ']:+.3f} (they keep "
-            f"every class within {cf['max_drop']:g} only on the pixels they were fitted on) → shrink them (`--calibration-shrink`): "
-            f"share {cf['share']:g} keeps out-of-fold Δ mIoU {kept['out-of-fold Δ mIoU']:+.3f} against {full['out-of-fold Δ mIoU']:+.3f}"]
+            f"every class within {cf['max_drop']:g} only on the pixels they were fitted on; the held-back runs disagree) → hold "
+            f"back more, or more varied, scenes; or trade mIoU for that class (`--calibration-shrink`): share {cf['share']:g} keeps "
+            f"out-of-fold Δ mIoU {kept['out-of-fold Δ mIoU']:+.3f} against {full['out-of-fold Δ mIoU']:+.3f}"]
