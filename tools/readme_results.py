@@ -287,7 +287,7 @@ def tta_section() -> list[str]:
     ways = [w for w in ('none', 'hflip', 'flips') if all(w in r for r in recs)]
     trained = {f"{r['name']}_{r['seed']}": str(r['commit'])[:7] for r in _jsonl(root/'nbs/results/camvid_groups.jsonl')}
     rows = [[f"`{r['run']}`", r['aug'], w, f"{r[w]['raw']['miou']:.3f}", f"{r[w]['calibrated']['miou']:.3f}",
-             f"{r[w]['raw']['rare_miou']:.3f}", f"{r[w]['calibrated']['rare_miou']:.3f}", f"{r[w]['seconds']:.0f}"] for r in recs for w in ways]
+             f"{r[w]['raw']['rare_miou']:.3f}", f"{r[w]['calibrated']['rare_miou']:.3f}"] for r in recs for w in ways]
     summ = [[w, len(recs), _ms([r[w]['raw']['miou'] for r in recs]), _ms([r[w]['calibrated']['miou'] for r in recs]),
              _sms([r[w]['calibrated']['miou'] - r['none']['calibrated']['miou'] for r in recs])] for w in ways]
     meas = sorted({f"{str(r['measured']['commit'])[:7]} ({r['measured'].get('device_name') or r['measured'].get('device')})" for r in recs})
@@ -301,7 +301,7 @@ def tta_section() -> list[str]:
             f"Command: `python benchmarks/tta.py --runs DIRS --data ../shared/data/camvid --size 128` (results "
             f"`nbs/results/tta.jsonl`; trained at {', '.join(tr)}; measured at {'; '.join(meas)}).", '',
             _md(['model', 'trained with', 'test-time flips', 'raw mIoU', 'calibrated mIoU', 'raw rare mIoU',
-                 'calibrated rare mIoU', 'seconds'], rows), '',
+                 'calibrated rare mIoU'], rows), '',
             _md(['test-time flips', 'models', 'raw mIoU', 'calibrated mIoU', 'calibrated mIoU minus none'], summ), '']
 
 def demo_seeds_section() -> list[str]:
