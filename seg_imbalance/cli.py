@@ -235,7 +235,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     cal = _calibrate(learn, ss, hb, out, quiet, calibration_shrink) if calibrate and hb is not None else None
     tab = evaluate_scenes(learn, ss, valid, progress=not quiet, rare=learn.rare or None)
     summ = _write_train(learn, tab, ss, r, valid, out, checkpoint='checkpoint.pth', resumed=resume, seed=seed,
-                        calibration=None if cal is None else cal.attrs['summary'], 
+                        calibration=None if cal is None else cal.attrs['summary'],
                         warnings=overcorrection(tab) + ([] if cal is None else crossfit_warning(cal)),
                         **({'search': learn.search['reason'], 'search_steps': learn.search['steps']} if hasattr(learn, 'search') else {}))
     return {'report': rep, 'recipe': r, 'table': tab, 'summary': summ, 'out': out}
