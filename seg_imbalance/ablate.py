@@ -237,24 +237,28 @@ def _grid(configs, seeds, shard, lead:dict|None=None) -> list[tuple]:
     pos, lead = {(c['name'], s): k for k, (c, s) in enumerate(runs)}, lead or {} # a twin goes where its lead's run goes
     return [(c, s) for c, s in runs if pos[(lead.get(c['name'], c['name']), s)] % shard[1] == shard[0]]
 
-def _leads(configs, budget, data, same) -> dict:
-    "`{config name: the first config's name that trains the same}` (`same`'s identity; None: its own)"
-    first, out = {}, {}
-    for c in configs:
-        k = same(c, budget, data)
-        out[c['name']] = c['name'] if k is None else first.setdefault(json.dumps(_jsonable(k), sort_keys=True, default=str), c['name'])
-    return out
-
-# %% ../nbs/12_ablate.ipynb #c026t
-def _twins(todo:list, old:list, budget, data, same) -> tuple[list, dict, list]:
-    "Runs to train; `{(lead, seed): [configs]}` that copy a lead's new run; `(config, seed, record)` copies of finished runs"
-    if same is None: return todo, {}, []
-    ids, b = {}, _bkey(budget)
+def _identity(same, budget, data):
+    "`ident(config)`: `same(config, budget, data)` once per distinct config (the shard plan and the twins share it)"
+    ids = {}
     def ident(c):
         k = json.dumps(_jsonable(c), sort_keys=True)
         if k not in ids: ids[k] = same(c, budget, data)
         return ids[k]
-    fin = {}
+    return ident
+
+def _leads(configs, ident) -> dict:
+    "`{config name: the first config's name that trains the same}` (`ident`'s identity; None: its own)"
+    first, out = {}, {}
+    for c in configs:
+        k = ident(c)
+        out[c['name']] = c['name'] if k is None else first.setdefault(json.dumps(_jsonable(k), sort_keys=True, default=str), c['name'])
+    return out
+
+# %% ../nbs/12_ablate.ipynb #c026t
+def _twins(todo:list, old:list, budget, ident) -> tuple[list, dict, list]:
+    "Runs to train; `{(lead, seed): [configs]}` that copy a lead's new run; `(config, seed, record)` copies of finished runs"
+    if ident is None: return todo, {}, []
+    b, fin = _bkey(budget), {}
     for r in old: # a finished run of this budget trains what its config trains: later twins copy it
         if _bkey(r.get('budget')) == b and isinstance(r.get('config'), Mapping) and not r.get('same_as'):
             if (k := ident(r['config'])) is not None: fin.setdefault((k, r['seed']), r)
@@ -296,9 +300,10 @@ def ablate(configs:Iterable[Mapping], # dicts: a unique `name` plus overrides (s
     try: json.dumps(_jsonable({'configs': configs, 'budget': budget, 'data': data}), allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ValueError(f"configs, budget and data must be JSON-able dicts ({e})") from e
-    lead = _leads(configs, budget, data, same) if shard is not None and same is not None else None
+    ident = None if same is None else _identity(same, budget, data)
+    lead = _leads(configs, ident) if shard is not None and ident is not None else None
     old, grid = read_results(results), _grid(configs, seeds, shard, lead); done = _finished(old, configs, budget)
-    todo, follow, twins = _twins([(c, s) for c, s in grid if _run_key(c['name'], s, budget) not in done], old, budget, data, same)
+    todo, follow, twins = _twins([(c, s) for c, s in grid if _run_key(c['name'], s, budget) not in done], old, budget, ident)
     hist = Path(results).parent/'history' if history is None else Path(history)
     prov, new, runs = _provenance(), [], _runs(todo, run_fn, budget, data, jobs)
     new += [append_record(results, _copy(r, c)) for c, s, r in twins]; write_histories(new, hist) # finished before

@@ -265,9 +265,10 @@ def _cmd_train(a) -> int:
     if s.get('calibration'): print(f"calibrated on the held-back part (calibration.csv): held-back mIoU "
                                    f"{s['calibration']['miou_before']:.3f} → {s['calibration']['miou_after']:.3f}")
     cf = (s.get('calibration') or {}).get('crossfit')
-    if cf: print(f"cross-fitted on {cf['folds']} runs of held-back scenes: out of fold the full biases change mIoU by "
-                 f"{cf['table'][-1]['out-of-fold Δ mIoU']:+.3f} (worst: {cf['table'][-1]['worst class']} "
-                 f"{cf['table'][-1]['worst class Δ']:+.3f}); biases kept at share {cf['applied']:g}")
+    full = next((t for t in cf['table'] if t['share'] == 1.0), None) if cf else None # the biases at full strength
+    if full: print(f"cross-fitted on {cf['folds']} runs of held-back scenes: out of fold the full biases change mIoU by "
+                   f"{full['out-of-fold Δ mIoU']:+.3f} (worst: {full['worst class']} {full['worst class Δ']:+.3f}); "
+                   f"biases kept at share {cf['applied']:g}")
     if s['warnings']: print("\nWARNING over-correction:\n" + '\n'.join(f"  {l}" for l in s['warnings']))
     print(f"written: {', '.join(sorted(p.name for p in res['out'].iterdir()))} in {res['out']}")
     return 0

@@ -239,11 +239,19 @@ def camvid_groups_section() -> list[str]:
             _md(['run', 'seeds', 'mIoU', 'rare mIoU', 'biases: held-back Δ mIoU', 'biases: val Δ mIoU',
                  'held-back minus val', 'worst class Δ on val'], summ), '']
 
+def _measured_at(recs:list) -> list[str]:
+    "The commits and devices a benchmark measured its records at (`measured`: `run_info`)"
+    return sorted({f"{str(r['measured']['commit'])[:7]} ({r['measured'].get('device_name') or r['measured'].get('device')})" for r in recs})
+
+def _groups_trained_at() -> dict:
+    "`{run folder name: commit}` of the CamVid `train` runs in camvid_groups.jsonl (what crossfit.py and tta.py measured)"
+    return {f"{r['name']}_{r['seed']}": str(r['commit'])[:7] for r in _jsonl(root/'nbs/results/camvid_groups.jsonl')}
+
 def crossfit_section() -> list[str]:
     "The biases at full strength against their cross-fitted share: out-of-fold forecast and evaluation, per model"
     recs = _jsonl(root/'nbs/results/crossfit.jsonl')
     if not recs: return []
-    trained = {f"{r['name']}_{r['seed']}": str(r['commit'])[:7] for r in _jsonl(root/'nbs/results/camvid_groups.jsonl')}
+    trained = _groups_trained_at()
     rows, by = [], {}
     for r in recs:
         model = f"{r['data']} seed {r['seed']}" if r['data'] == 'demo' else f"{r['data']} `{r['run']}`"
@@ -254,7 +262,7 @@ def crossfit_section() -> list[str]:
             rows.append([model, way, f"{share:g}", f"{o['out-of-fold Δ mIoU']:+.3f}", f"{o['worst class']} {o['worst class Δ']:+.3f}",
                          f"{d:+.3f}", f"{lo} {w['worst_vs_raw']:+.3f}", f"{w['miou']:.3f}", f"{w['rare_miou']:.3f}"])
     summ = [[data, way, len(v), _sms([x[0] for x in v]), _sms([x[1] for x in v])] for (data, way), v in by.items()]
-    meas = sorted({f"{str(r['measured']['commit'])[:7]} ({r['measured'].get('device_name') or r['measured'].get('device')})" for r in recs})
+    meas = _measured_at(recs)
     tr = sorted({str(r['trained']['commit'])[:7] for r in recs if r.get('trained')} | {trained.get(r.get('run'), '?') for r in recs if r.get('run')})
     return ['### Does the calibration hold on frames it did not see? (cross-fitted biases)', '',
             "`calibrate_learner` also cuts the held-back scenes into two runs of consecutive names, fits each run's biases on "
@@ -285,12 +293,12 @@ def tta_section() -> list[str]:
     recs = _jsonl(root/'nbs/results/tta.jsonl')
     if not recs: return []
     ways = [w for w in ('none', 'hflip', 'flips') if all(w in r for r in recs)]
-    trained = {f"{r['name']}_{r['seed']}": str(r['commit'])[:7] for r in _jsonl(root/'nbs/results/camvid_groups.jsonl')}
+    trained = _groups_trained_at()
     rows = [[f"`{r['run']}`", r['aug'], w, f"{r[w]['raw']['miou']:.3f}", f"{r[w]['calibrated']['miou']:.3f}",
              f"{r[w]['raw']['rare_miou']:.3f}", f"{r[w]['calibrated']['rare_miou']:.3f}"] for r in recs for w in ways]
     summ = [[w, len(recs), _ms([r[w]['raw']['miou'] for r in recs]), _ms([r[w]['calibrated']['miou'] for r in recs]),
              _sms([r[w]['calibrated']['miou'] - r['none']['calibrated']['miou'] for r in recs])] for w in ways]
-    meas = sorted({f"{str(r['measured']['commit'])[:7]} ({r['measured'].get('device_name') or r['measured'].get('device')})" for r in recs})
+    meas = _measured_at(recs)
     tr = sorted({trained.get(r['run'], '?') for r in recs})
     return ['### Test-time flips on street frames: only those the model trained with', '',
             "`predict_scene(tta=True)` (and `seg-imbalance predict --tta`) used to average each window over left–right *and* "
