@@ -37,23 +37,33 @@ def _ways(model, ss, valid, hb, rare, ref=None) -> dict:
         if cal is not None: out['crossfit'] = cal.attrs['crossfit']
     return out
 
-def measure_demo(d:Path, seed:int) -> dict:
+def demo_models(d:Path, seed:int) -> tuple:
+    "The demo's data for `seed` and its two saved models in `d`: scenes, evaluation scenes, held-back part, rare classes, baseline table, recommended model"
     from seg_imbalance.demo import demo_split
     from seg_imbalance.predict import load_model
     from seg_imbalance.interpret import evaluate_scenes
     ss, _, valid, hb, rec = demo_split(seed); rare = list(rec.rare)
     base = evaluate_scenes(load_model(d/'baseline'), ss, valid, rare=rare, progress=False)
-    return {'data': 'demo', 'seed': seed, 'rare': rare, 'baseline': {'miou': base.attrs['summary']['mIoU'],
-            'rare_miou': base.attrs['summary']['rare_miou']}, **_ways(load_model(d/'recommended'), ss, valid, hb, rare, base)}
+    return ss, valid, hb, rare, base, load_model(d/'recommended')
 
-def measure_run(run:Path, data:str, size:int) -> dict:
+def measure_demo(d:Path, seed:int) -> dict:
+    ss, valid, hb, rare, base, model = demo_models(d, seed)
+    return {'data': 'demo', 'seed': seed, 'rare': rare, 'baseline': {'miou': base.attrs['summary']['mIoU'],
+            'rare_miou': base.attrs['summary']['rare_miou']}, **_ways(model, ss, valid, hb, rare, base)}
+
+def load_run(run:Path, data:str, size:int) -> tuple:
+    "A saved `train` output: its model, the scenes, its evaluation scenes, its held-back part and its summary"
     from seg_imbalance.experiments import load_data
     from seg_imbalance.predict import load_model
     s = json.loads((run/'summary.json').read_text())
     hb = s['holdback'] if isinstance(s['holdback'], dict) else ast.literal_eval(s['holdback'])
     ss, *_ = load_data({'source': data if data == 'demo' else str(Path(data).resolve()), 'size': size, 'valid_pct': 0.2})
+    return load_model(run/'model.pkl'), ss, s['valid_scenes'], _heldback(hb), s
+
+def measure_run(run:Path, data:str, size:int) -> dict:
+    model, ss, valid, hb, s = load_run(run, data, size)
     return {'data': Path(data).name, 'run': run.name, 'seed': s.get('seed'), 'rare': s.get('rare'),
-            'trained_steps': s.get('steps'), **_ways(load_model(run/'model.pkl'), ss, s['valid_scenes'], _heldback(hb), s.get('rare'))}
+            'trained_steps': s.get('steps'), **_ways(model, ss, valid, hb, s.get('rare'))}
 
 def _heldback(d:dict):
     "The `HeldBack` of a run's summary (what `heldback_scenes` reads: its scenes or regions)"

@@ -14,11 +14,11 @@ pass: `raw`, `full` (the default fit), `prior` (τ chosen), `prior+fit` (the fre
 `oof` holds each way's out-of-fold score (fitted on one run, scored on the other): what a choice made on the held-back
 scenes alone would see. One line a model, with the commit and device of this measurement (and of its training).
 """
-import json, sys
+import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import parser, run_info, print_table, jsonl_records, append_record
-from crossfit import _heldback
+from crossfit import demo_models, load_run
 
 TAUS = tuple(k / 4 for k in range(13)) # 0, ¼, … 3
 
@@ -46,7 +46,7 @@ def fit_prior(lp, y, w, n:int, keep:list, max_drop:float=0.02):
             best = (float(i[keep].nanmean()), t)
     return (best[1] * d).numpy(), best[1]
 
-def fit_ways(data, n:int, ign, codes) -> dict:
+def fit_ways(data, n:int, ign) -> dict:
     "Biases of each way fitted on `data` (log-probabilities, labels, weights); `prior` records its τ"
     import numpy as np, torch
     from seg_imbalance.calibrate import fit_class_biases, _fit_inputs
@@ -66,7 +66,7 @@ def oof(datas:list, n:int, ign) -> dict:
     gains = {}
     for f, d in enumerate(datas):
         rest = [torch.cat(x) for x in zip(*[e for g, e in enumerate(datas) if g != f])]
-        ways = fit_ways(rest, n, ign, None); lp, y, w = _fit_inputs(d[0], d[1], n, ign, d[2])
+        ways = fit_ways(rest, n, ign); lp, y, w = _fit_inputs(d[0], d[1], n, ign, d[2])
         i0 = _ious(lp, y, w, ways['raw'], n)
         for k in ('full', 'prior', 'prior+fit'): gains.setdefault(k, []).append(_ious(lp, y, w, ways[k], n) - i0)
     keep = counted_classes(n, ign); res = {}
@@ -87,7 +87,7 @@ def measure(model, ss, valid, hb, rare, base=None) -> dict:
     parts = fold_scenes(hss, idxs, 2)
     datas = [held_back_pixels(model, hss, p, 2_000_000 // len(parts), k, progress=False).data() for k, p in enumerate(parts)]
     datas = [d for d in datas if len(d[1])]
-    ways = fit_ways([torch.cat(x) for x in zip(*datas)], n, ign, codes); tau = ways.pop('tau')
+    ways = fit_ways([torch.cat(x) for x in zip(*datas)], n, ign); tau = ways.pop('tau')
     cms = {k: 0 for k in ways}
     for i in valid:
         s = ss[i]; p = predict_scene(model, s, probs=True, calibrate=False)
@@ -108,26 +108,15 @@ def measure(model, ss, valid, hb, rare, base=None) -> dict:
     return out
 
 def measure_demo(d:Path, seed:int) -> dict:
-    from seg_imbalance.demo import demo_split
-    from seg_imbalance.predict import load_model
-    from seg_imbalance.interpret import evaluate_scenes
-    ss, _, valid, hb, rec = demo_split(seed); rare = list(rec.rare)
-    base = evaluate_scenes(load_model(d/'baseline'), ss, valid, rare=rare, progress=False)
+    ss, valid, hb, rare, base, model = demo_models(d, seed)
     return {'data': 'demo', 'seed': seed, 'rare': rare, 'baseline': {'miou': base.attrs['summary']['mIoU'],
             'rare_miou': base.attrs['summary']['rare_miou']},
-            **measure(load_model(d/'recommended'), ss, valid, hb, rare, base['IoU'].astype(float).to_dict())}
+            **measure(model, ss, valid, hb, rare, base['IoU'].astype(float).to_dict())}
 
 def measure_saved(run:Path, data:str, size:int) -> dict:
-    import ast
-    from seg_imbalance.experiments import load_data
-    from seg_imbalance.predict import load_model
-    s = json.loads((run/'summary.json').read_text())
-    hb = s['holdback'] if isinstance(s['holdback'], dict) else ast.literal_eval(s['holdback'])
-    valid = s['valid_scenes'] if isinstance(s['valid_scenes'], list) else ast.literal_eval(s['valid_scenes'])
-    rare = s.get('rare') if isinstance(s.get('rare'), list) else ast.literal_eval(s.get('rare') or '[]')
-    ss, *_ = load_data({'source': data if data == 'demo' else str(Path(data).resolve()), 'size': size, 'valid_pct': 0.2})
-    return {'data': Path(data).name, 'run': run.name, 'seed': s.get('seed'), 'rare': rare,
-            **measure(load_model(run/'model.pkl'), ss, valid, _heldback(hb), rare)}
+    model, ss, valid, hb, s = load_run(run, data, size)
+    return {'data': Path(data).name, 'run': run.name, 'seed': s.get('seed'), 'rare': s.get('rare'),
+            **measure(model, ss, valid, hb, s.get('rare'))}
 
 def table(recs:list) -> list[dict]:
     rows = []

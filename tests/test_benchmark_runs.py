@@ -1,4 +1,4 @@
-"The benchmarks that measure saved `train` outputs (`crossfit.py --runs`, `tta.py`) run end to end on a tiny demo run."
+"The benchmarks that measure saved `train` outputs (`crossfit.py --runs`, `tta.py`, `prior_match.py --runs`) run end to end on a tiny demo run."
 import json, subprocess, sys
 from pathlib import Path
 import pytest
@@ -44,3 +44,21 @@ def test_tta_runs(run_dir, tmp_path):
     t = evaluate_scenes(load_model(run_dir / 'model'), load_data({'source': 'demo', 'size': 64, 'valid_pct': 0.2})[0],
                         s['valid_scenes'], calibrate=False, progress=False)
     assert abs(r['none']['raw']['miou'] - t.attrs['summary']['mIoU']) < 1e-6 # its own scoring agrees with evaluate_scenes'
+
+def test_prior_match_runs(run_dir, tmp_path):
+    out = tmp_path / 'p.jsonl'
+    printed = _run('prior_match.py', '--runs', str(run_dir), '--data', 'demo', '--size', '64', '--out', str(out))
+    (r,) = [json.loads(l) for l in out.read_text().splitlines()]
+    s = json.loads((run_dir / 'summary.json').read_text())
+    assert abs(r['full']['miou'] - s['mIoU']) < 1e-6       # its `full` fit is `train`'s: the same held-back sample, the same biases
+    from seg_imbalance.experiments import load_data
+    from seg_imbalance.predict import load_model
+    from seg_imbalance.interpret import evaluate_scenes
+    t = evaluate_scenes(load_model(run_dir / 'model'), load_data({'source': 'demo', 'size': 64, 'valid_pct': 0.2})[0],
+                        s['valid_scenes'], calibrate=False, progress=False)
+    assert abs(r['raw']['miou'] - t.attrs['summary']['mIoU']) < 1e-6 # one prediction pass scores every way as evaluate_scenes does
+    assert r['raw']['worst_vs_raw'] == 0 and not any(r['raw']['biases'])
+    sys.path.insert(0, str(ROOT / 'benchmarks')); from prior_match import TAUS
+    assert r['tau'] in TAUS and (any(r['prior']['biases']) == (r['tau'] > 0))
+    if r['tau'] == 0: assert r['prior']['miou'] == r['raw']['miou']
+    assert '| auto_0 | prior |' in printed
