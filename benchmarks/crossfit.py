@@ -82,8 +82,9 @@ def table(recs:list) -> list[dict]:
                          'share': '' if way == 'raw' else r['crossfit']['applied'] if way == 'shrunk' else 1.})
     return rows
 
-if __name__ == '__main__':
-    p = parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/crossfit.jsonl')
+def main(doc:str, out:str, measure_demo, measure_run, table):
+    "The command line shared with prior_match.py: the demo's seeds (models trained when missing) or saved `train` runs"
+    p = parser(doc.split('\n')[0], seeds=[0, 1, 2], out=out)
     p.add_argument('--steps', type=int, default=300)
     p.add_argument('--models', default='/tmp/demo_floor_models', help='where the demo models are kept (demo_floor.py)')
     p.add_argument('--runs', nargs='+', default=None, help='`train` output folders to measure instead of the demo')
@@ -103,3 +104,5 @@ if __name__ == '__main__':
         else: r = {**measure_run(run, a.data, a.size), 'measured': info}
         append_record(out, r, recs); print(f"{run or f'seed {s}'} done", flush=True)
     print_table(table(recs))
+
+if __name__ == '__main__': main(__doc__, 'nbs/results/crossfit.jsonl', measure_demo, measure_run, table)

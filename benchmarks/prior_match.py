@@ -17,8 +17,7 @@ scenes alone would see. One line a model, with the commit and device of this mea
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser, run_info, print_table, jsonl_records, append_record
-from crossfit import demo_models, load_run
+from crossfit import demo_models, load_run, main
 
 TAUS = tuple(k / 4 for k in range(13)) # 0, ¼, … 3
 
@@ -129,23 +128,4 @@ def table(recs:list) -> list[dict]:
                          'oof Δ mIoU': o and o['d_miou'], 'oof worst': o and o['worst']})
     return rows
 
-if __name__ == '__main__':
-    p = parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/prior_match.jsonl')
-    p.add_argument('--steps', type=int, default=300)
-    p.add_argument('--models', default='/tmp/demo_floor_models', help='where the demo models are kept (demo_floor.py)')
-    p.add_argument('--runs', nargs='+', default=None, help='`train` output folders to measure instead of the demo')
-    p.add_argument('--data', default=None, help='with --runs: the scene folder they trained on')
-    p.add_argument('--size', type=int, default=128, help='with --runs: their patch size')
-    a = p.parse_args()
-    out, recs = jsonl_records(a.out)
-    info = run_info('cpu')
-    todo = [(run, None) for run in map(Path, a.runs)] if a.runs else [(None, s) for s in a.seeds]
-    for run, s in todo:
-        if any((r.get('run') == run.name) if run else (r['data'] == 'demo' and r['seed'] == s) for r in recs): continue
-        if run is None:
-            from demo_floor import train
-            d = Path(a.models)/f'seed{s}_steps{a.steps}'; meta = train(d, s, a.steps, info)
-            r = {**measure_demo(d, s), 'steps': a.steps, 'trained': meta['trained'], 'measured': info}
-        else: r = {**measure_saved(run, a.data, a.size), 'measured': info}
-        append_record(out, r, recs); print(f"{run or f'seed {s}'} done", flush=True)
-    print_table(table(recs))
+if __name__ == '__main__': main(__doc__, 'nbs/results/prior_match.jsonl', measure_demo, measure_saved, table)
