@@ -14,8 +14,9 @@ from .stitch import predict_scene, _info
 from .interpret import _scene_codes, _scene_idxs
 
 # %% auto #0
-__all__ = ['apply_biases', 'fit_class_biases', 'PixelSample', 'held_back_pixels', 'fold_scenes', 'crossfit_share',
-           'calibrate_learner', 'iou_floor', 'overcorrection', 'warn_overcorrection', 'crossfit_warning']
+__all__ = ['apply_biases', 'fit_class_biases', 'PixelSample', 'held_back_pixels', 'fold_scenes', 'held_back_bands',
+           'crossfit_share', 'calibrate_learner', 'iou_floor', 'overcorrection', 'warn_overcorrection',
+           'crossfit_warning']
 
 # %% ../nbs/11b_calibrate.ipynb #c006
 def apply_biases(logits:torch.Tensor, # scores with classes along `axis`: (P, C), (N, C, H, W) or (C, H, W) with axis=0
@@ -237,6 +238,25 @@ def fold_scenes(scenes, # a `SceneSet` (names give the order)
     order = sorted(idxs, key=lambda i: (str(scenes[i].name), i))
     return [list(a) for a in np.array_split(np.array(order, dtype=np.int64), k)]
 
+# %% ../nbs/11b_calibrate.ipynb #c041h
+def held_back_bands(learn, # a `Learner` (see `interpret.predict_scene`)
+                    scenes, # a `SceneSet` with masks
+                    i:int, # the held-back scene's position
+                    bands:int=2, # how many disjoint bands: of rows, or of columns when the scene is wider than tall
+                    max_pixels:int=2_000_000, seed:int=0, # in all (each band samples its share); band k's seed is seed + k
+                    size:int|None=None, overlap:float=0.25, bs:int=8, tta:bool=False, # see `predict_scene`
+                   ) -> list[PixelSample]:
+    "One `PixelSample` per band of the scene `i`, predicted once: the folds of a cross-fit when one scene is held back"
+    info = _info(learn); codes, ign = _scene_codes(scenes, info); (i,) = _scene_idxs(scenes, [i])
+    mask = np.asarray(scenes[i].read_mask()); ax = 0 if mask.shape[0] >= mask.shape[1] else 1
+    probs = predict_scene(learn, scenes[i], size, overlap, bs, tta, probs=True, calibrate=False)
+    cuts = np.array_split(np.arange(mask.shape[ax]), max(1, min(positive_int(bands, 'bands'), mask.shape[ax])))
+    out = []
+    for k, c in enumerate(cuts):
+        sl = slice(int(c[0]), int(c[-1]) + 1); ps = PixelSample(len(codes), max(1, max_pixels // len(cuts)), ign, seed + k)
+        ps.add(probs[:, sl] if ax == 0 else probs[:, :, sl], mask[sl] if ax == 0 else mask[:, sl]); out.append(ps)
+    return out
+
 # %% ../nbs/11b_calibrate.ipynb #c041d
 def _oof_gains(datas:list, n:int, ign, shares, fit_kw:dict) -> list[torch.Tensor]:
     "Per share, the per-class IoU change (folds, n) of each fold under the biases fitted on the other folds"
@@ -289,16 +309,18 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
                       max_pixels:int=2_000_000, seed:int=0, # see `PixelSample`
                       size:int|None=None, overlap:float=0.25, bs:int=8, tta:bool=False, # see `predict_scene`
                       progress:bool=True,
-                      folds:int=2, # cross-fit over this many runs of scenes (`fold_scenes`, `crossfit_share`); 0 or 1: none
+                      folds:int=2, # cross-fit over this many runs of scenes (`fold_scenes`), or bands of a lone scene; 0 or 1: none
                       shrink:bool=False, # scale the biases by the cross-fitted share (default: report it, keep the full fit)
                       **kwargs, # passed to `fit_class_biases` (`max_drop`, `grid`, `steps`, `rounds`, `floor`)
                      ) -> pd.DataFrame:
     "Fit per-class biases on the held-back scenes `idxs`, cross-fitted; store them in `learn.seg_info`; return the fit's table"
     learn.seg_info = _info(learn) # a `SegInfo` (an old dict, or none, converted)
     codes, ign = _scene_codes(scenes, _info(learn)); n = len(codes)
-    parts = fold_scenes(scenes, idxs, folds)
-    pss = [held_back_pixels(learn, scenes, p, max(1, max_pixels // len(parts)), seed + k, size, overlap, bs, tta, progress)
-           for k, p in enumerate(parts)]
+    parts, by = fold_scenes(scenes, idxs, folds), 'scenes'
+    if len(parts) == 1 and len(parts[0]) == 1 and folds >= 2: # one held-back scene: disjoint bands of it are the folds
+        pss, by = held_back_bands(learn, scenes, parts[0][0], folds, max_pixels, seed, size, overlap, bs, tta), 'bands'
+    else: pss = [held_back_pixels(learn, scenes, p, max(1, max_pixels // len(parts)), seed + k, size, overlap, bs, tta, progress)
+                 for k, p in enumerate(parts)]
     datas = [p.data() for p in pss]
     lp, lab, w = [torch.cat(x) for x in zip(*datas)] # the folds' samples, each pixel weighted for its own fold
     b, tab = fit_class_biases(lp, lab, n, ign, w, codes=codes, **kwargs)
@@ -312,8 +334,8 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
     _set_calibration(learn.seg_info, b)
     seen = sum(p.seen for p in pss)[counted_classes(n, ign)] # every labelled pixel of each class, not only the sample's
     tab['pixels %'] = 100 * seen / max(int(seen.sum()), 1)
-    tab.attrs.update(pixels=len(lab), scenes=_scene_idxs(scenes, idxs), folds=len(parts),
-                     crossfit=None if cf is None else {**{k: cf.attrs[k] for k in ('share', 'folds', 'max_drop')},
+    tab.attrs.update(pixels=len(lab), scenes=_scene_idxs(scenes, idxs), folds=len(pss), folds_by=by,
+                     crossfit=None if cf is None else {**{k: cf.attrs[k] for k in ('share', 'folds', 'max_drop')}, 'by': by,
                               'applied': cf.attrs['share'] if shrink else 1., 'table': cf.reset_index().to_dict('records')})
     return tab
 
@@ -377,8 +399,8 @@ def crossfit_warning(cal, # a calibration table (`calibrate_learner`'s) or its `
     if not cf: return []
     rows = {r['share']: r for r in cf['table']}; full = rows.get(1.0)
     if full is None or cf['applied'] < 1 or full['worst class Δ'] >= -cf['max_drop']: return []
-    kept = rows[cf['share']]
+    kept, parts = rows[cf['share']], 'bands of the held-back scene' if cf.get('by') == 'bands' else 'held-back runs'
     return [f"calibration: out of fold the biases change {full['worst class']}'s IoU by {full['worst class Δ']:+.3f} (they keep "
-            f"every class within {cf['max_drop']:g} only on the pixels they were fitted on; the held-back runs disagree) → hold "
+            f"every class within {cf['max_drop']:g} only on the pixels they were fitted on; the {parts} disagree) → hold "
             f"back more, or more varied, scenes; or trade mIoU for that class (`--calibration-shrink`): share {cf['share']:g} keeps "
             f"out-of-fold Δ mIoU {kept['out-of-fold Δ mIoU']:+.3f} against {full['out-of-fold Δ mIoU']:+.3f}"]

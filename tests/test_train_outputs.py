@@ -86,3 +86,14 @@ def test_train_calibration_shrink(tmp_path, capsys):
     assert np.allclose(shr['biases'], t * np.asarray(full['biases']))
     shares = [r['share'] for r in full['crossfit']['table']]
     assert shares == sorted(shares) and shares[0] == 0 and shares[-1] == 1
+
+def test_train_one_heldback_scene_crossfits_by_bands(tmp_path, capsys):
+    "One held-back scene (`--holdback 0.1` on the demo's ten training scenes): its two bands are the cross-fit's folds"
+    out = tmp_path / 'lone'
+    assert main(['train', 'demo', '--steps', '6', '--size', '64', '--bs', '4', '--out', str(out), '--recipe', 'baseline',
+                 '--holdback', '0.1']) == 0
+    s = json.loads((out / 'summary.json').read_text())
+    assert len(s['holdback']['scenes']) == 1
+    cf = s['calibration']['crossfit']
+    assert cf is not None and cf['by'] == 'bands' and cf['folds'] == 2
+    assert 'cross-fitted on 2 bands of the held-back scene' in capsys.readouterr().out
