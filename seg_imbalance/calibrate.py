@@ -232,11 +232,24 @@ def held_back_pixels(learn, # a `Learner` (see `interpret.predict_scene`)
 def fold_scenes(scenes, # a `SceneSet` (names give the order)
                 idxs, # the held-back scene positions
                 folds:int=2, # how many runs; 0 or 1: one
+                groups=None, # one group label per scene of `idxs` (`HeldBack.scene_groups`): a run never splits a group
                ) -> list[list[int]]:
-    "The scenes `idxs` cut into `folds` runs of consecutive names (fewer when there are fewer scenes)"
-    idxs = _scene_idxs(scenes, idxs); k = max(1, min(int(folds), len(idxs)))
-    order = sorted(idxs, key=lambda i: (str(scenes[i].name), i))
-    return [list(a) for a in np.array_split(np.array(order, dtype=np.int64), k)]
+    "The scenes `idxs` cut into `folds` runs of consecutive names (fewer when there are fewer scenes, or groups)"
+    idxs = _scene_idxs(scenes, idxs); key = lambda i: (str(scenes[i].name), i)
+    if groups is not None and len(groups) != len(idxs):
+        raise ValueError(f"groups must give one label per scene: {len(groups)} for {len(idxs)} scenes")
+    if groups is not None and len(set(map(str, groups))) > 1: return _fold_groups(scenes, idxs, folds, groups, key)
+    k = max(1, min(int(folds), len(idxs)))
+    return [list(a) for a in np.array_split(np.array(sorted(idxs, key=key), dtype=np.int64), k)]
+
+def _fold_groups(scenes, idxs:list, folds:int, groups, key) -> list[list[int]]:
+    "Whole groups (in the order of their first name) cut into at most `folds` runs of about equal scene counts"
+    by = {}
+    for i, g in sorted(zip(idxs, map(str, groups)), key=lambda t: key(t[0])): by.setdefault(g, []).append(i)
+    blocks = list(by.values()); k = max(1, min(int(folds), len(blocks)))
+    ends = np.cumsum([len(b) for b in blocks]); cut = [int(np.argmin(abs(ends - len(idxs) * j / k))) + 1 for j in range(1, k)]
+    edges = sorted(set([0, *cut, len(blocks)]))
+    return [[i for b in blocks[a:z] for i in b] for a, z in zip(edges, edges[1:]) if z > a]
 
 # %% ../nbs/11b_calibrate.ipynb #c041h
 def held_back_bands(learn, # a `Learner` (see `interpret.predict_scene`)
@@ -310,13 +323,14 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
                       size:int|None=None, overlap:float=0.25, bs:int=8, tta:bool=False, # see `predict_scene`
                       progress:bool=True,
                       folds:int=2, # cross-fit over this many runs of scenes (`fold_scenes`), or bands of a lone scene; 0 or 1: none
+                      groups=None, # one group label per scene of `idxs`: the runs cut between groups (`fold_scenes`)
                       shrink:bool=False, # scale the biases by the cross-fitted share (default: report it, keep the full fit)
                       **kwargs, # passed to `fit_class_biases` (`max_drop`, `grid`, `steps`, `rounds`, `floor`)
                      ) -> pd.DataFrame:
     "Fit per-class biases on the held-back scenes `idxs`, cross-fitted; store them in `learn.seg_info`; return the fit's table"
     learn.seg_info = _info(learn) # a `SegInfo` (an old dict, or none, converted)
     codes, ign = _scene_codes(scenes, _info(learn)); n = len(codes)
-    parts, by = fold_scenes(scenes, idxs, folds), 'scenes'
+    parts = fold_scenes(scenes, idxs, folds, groups); by = 'groups' if groups is not None and len(set(map(str, groups))) > 1 else 'scenes'
     if len(parts) == 1 and len(parts[0]) == 1 and folds >= 2: # one held-back scene: disjoint bands of it are the folds
         pss, by = held_back_bands(learn, scenes, parts[0][0], folds, max_pixels, seed, size, overlap, bs, tta), 'bands'
     else: pss = [held_back_pixels(learn, scenes, p, max(1, max_pixels // len(parts)), seed + k, size, overlap, bs, tta, progress)

@@ -266,7 +266,7 @@ def _cmd_train(a) -> int:
                                    f"{s['calibration']['miou_before']:.3f} → {s['calibration']['miou_after']:.3f}")
     cf = (s.get('calibration') or {}).get('crossfit')
     full = next((t for t in cf['table'] if t['share'] == 1.0), None) if cf else None # the biases at full strength
-    if full: print(f"cross-fitted on {cf['folds']} {'bands of the held-back scene' if cf.get('by') == 'bands' else 'runs of held-back scenes'}: "
+    if full: print(f"cross-fitted on {cf['folds']} {dict(bands='bands of the held-back scene', groups='runs of held-back groups').get(cf.get('by'), 'runs of held-back scenes')}: "
                    f"out of fold the full biases change mIoU by "
                    f"{full['out-of-fold Δ mIoU']:+.3f} (worst: {full['worst class']} {full['worst class Δ']:+.3f}); "
                    f"biases kept at share {cf['applied']:g}")

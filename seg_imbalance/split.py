@@ -46,6 +46,7 @@ class HeldBack:
     train:np.ndarray # positions of the table rows that train: off the evaluation scenes and every held-back part
     frac:float=0.15; seed:int=0; margin:int=0
     groups:list=dataclasses.field(default_factory=list) # the held-back groups, when `holdback` drew whole groups
+    scene_groups:list=dataclasses.field(default_factory=list) # then the group of each scene of `scenes` (not in `to_dict`)
     @property
     def level(self) -> str: return 'scene' if self.scenes else 'block'
     def to_dict(self) -> dict:
@@ -104,7 +105,8 @@ def holdback(table:pd.DataFrame, # the patch table (training and evaluation scen
     if block and not regions: raise ValueError("no training scene is two patches long: nothing can be held back")
     keep = ~np.isin(sc, [*valid_scenes, *held]) & ~window_overlaps(table, regions, margin)
     if not keep.any(): raise ValueError(f"holding back {frac} of the training side leaves no training patch")
-    return HeldBack(held, regions, np.flatnonzero(keep), float(frac), int(seed), int(margin), hg)
+    return HeldBack(held, regions, np.flatnonzero(keep), float(frac), int(seed), int(margin), hg,
+                    [str(groups[s]) for s in held] if groups is not None else [])
 
 # %% ../nbs/05a_split.ipynb #hg01
 def scene_groups(scenes, # scenes with names (a `SceneSet`, or a list of `Scene`s or of names)

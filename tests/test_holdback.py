@@ -70,3 +70,32 @@ def test_groups_are_held_back_whole(labels, frac, seed, data):
         assert members <= held or not members & held
     assert set(hb.groups) == {str(labels[s]) for s in held}
     assert not t.scene.iloc[hb.train].isin([*valid, *held]).any() and len(hb.train)
+    assert hb.scene_groups == [str(labels[s]) for s in hb.scenes] # each held-back scene's group, for the cross-fit's runs
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.text('abc_0123', min_size=1, max_size=5), st.integers(0, 4)), min_size=1, max_size=15),
+       st.integers(0, 4))
+def test_crossfit_runs_never_split_a_group(scenes, folds):
+    "`calibrate.fold_scenes(groups=...)`: every scene in exactly one run, a group's scenes all in one, as many runs as it can"
+    from types import SimpleNamespace
+    from seg_imbalance.calibrate import fold_scenes
+    named = [SimpleNamespace(name=n) for n, _ in scenes]; groups = [g for _, g in scenes]
+    runs = fold_scenes(named, list(range(len(scenes))), folds, groups)
+    assert sorted(i for r in runs for i in r) == list(range(len(scenes)))
+    n_groups = len(set(groups))
+    if n_groups > 1:
+        assert all(len({groups[i] for i in r} & {groups[i] for i in q}) == 0 for a, r in enumerate(runs) for q in runs[a + 1:])
+        assert (2 <= len(runs) <= min(folds, n_groups)) if folds >= 2 else len(runs) == 1 # balanced cuts may merge groups, never to one run
+    else: assert runs == fold_scenes(named, list(range(len(scenes))), folds) # one group: by name, as without groups
+
+def test_calibrate_heldback_passes_the_groups(monkeypatch):
+    "`fit.calibrate_heldback` hands a grouped `HeldBack`'s scene groups to the calibration, so its runs cut between groups"
+    import seg_imbalance.fit as fit
+    from seg_imbalance.split import HeldBack
+    got = []
+    monkeypatch.setattr(fit, 'calibrate_learner', lambda learn, ss, idxs, **kw: got.append((idxs, kw)))
+    hb = HeldBack([3, 5, 8], [], np.zeros(0, np.int64), 0.2, 0, 0, ['A', 'B'], ['A', 'B', 'A'])
+    fit.calibrate_heldback(None, None, hb, folds=2)
+    assert got == [([3, 5, 8], {'folds': 2, 'groups': ['A', 'B', 'A']})]
+    fit.calibrate_heldback(None, None, HeldBack([3, 5], [], np.zeros(0, np.int64)), folds=2) # no groups: none passed
+    assert got[-1] == ([3, 5], {'folds': 2})
