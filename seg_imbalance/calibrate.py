@@ -238,11 +238,11 @@ def fold_scenes(scenes, # a `SceneSet` (names give the order)
     idxs = _scene_idxs(scenes, idxs); key = lambda i: (str(scenes[i].name), i)
     if groups is not None and len(groups) != len(idxs):
         raise ValueError(f"groups must give one label per scene: {len(groups)} for {len(idxs)} scenes")
-    if groups is not None and len(set(map(str, groups))) > 1: return _fold_groups(scenes, idxs, folds, groups, key)
+    if groups is not None and len(set(map(str, groups))) > 1: return _fold_groups(idxs, folds, groups, key)
     k = max(1, min(int(folds), len(idxs)))
     return [list(a) for a in np.array_split(np.array(sorted(idxs, key=key), dtype=np.int64), k)]
 
-def _fold_groups(scenes, idxs:list, folds:int, groups, key) -> list[list[int]]:
+def _fold_groups(idxs:list, folds:int, groups, key) -> list[list[int]]:
     "Whole groups (in the order of their first name) cut into at most `folds` runs of about equal scene counts"
     by = {}
     for i, g in sorted(zip(idxs, map(str, groups)), key=lambda t: key(t[0])): by.setdefault(g, []).append(i)
