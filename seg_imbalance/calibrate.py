@@ -371,6 +371,10 @@ def _common(table:pd.DataFrame, common) -> list[str]:
     return [str(c) for c in table.index[table['pixels %'] >= 100 / len(table)]]
 
 # %% ../nbs/11b_calibrate.ipynb #c052
+def _pct(v:float) -> str:
+    "A rate for a warning line: two decimals, one significant digit below 0.01 (so 0.004 and 0.0002 stay apart)"
+    return f"{v:.2f}" if v >= 0.01 else f"{v:.1g}"
+
 def overcorrection(table:pd.DataFrame, # per-class table with columns IoU, precision, recall (`evaluate_scenes`)
                    baseline:pd.DataFrame|None=None, # the same table for a reference run, for IoU drops
                    ratio:float=2., # warn when recall / precision (or its inverse) exceeds this
@@ -385,8 +389,8 @@ def overcorrection(table:pd.DataFrame, # per-class table with columns IoU, preci
     for c, row in table.iterrows():
         p, r = float(row['precision']), float(row['recall'])
         if not (p > 0 and r > 0): continue
-        if r > ratio * p: out.append(f"{c}: recall {r:.2f} vs precision {p:.2f} → over-predicted: calibrate (per-class biases) or lower its class weight / oversampling")
-        elif p > ratio * r: out.append(f"{c}: precision {p:.2f} vs recall {r:.2f} → under-predicted: calibrate (per-class biases) or raise its class weight / oversampling")
+        if r > ratio * p: out.append(f"{c}: recall {_pct(r)} vs precision {_pct(p)} → over-predicted: calibrate (per-class biases) or lower its class weight / oversampling")
+        elif p > ratio * r: out.append(f"{c}: precision {_pct(p)} vs recall {_pct(r)} → under-predicted: calibrate (per-class biases) or raise its class weight / oversampling")
     return out + ([] if baseline is None else _iou_drops(table, baseline, max_drop, _common(table, common)))
 
 # %% ../nbs/11b_calibrate.ipynb #c053

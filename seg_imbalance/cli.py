@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
                    "part pick one, within --steps) or a recipe .toml file (choices below)")
     t.add_argument('--size', type=int, default=128, help='patch side in pixels (default: 128)')
     t.add_argument('--steps', type=int, default=None, help='optimiser steps (default: --epochs passes over the '
-                   'patches)')
+                   'patches; on N processes, e.g. torchrun, each step takes N batches and the run makes 1/N of them)')
     t.add_argument('--epochs', type=int, default=5, help='passes over the training patches when --steps is not given')
     t.add_argument('--bs', type=int, default=16); t.add_argument('--seed', type=int, default=0)
     t.add_argument('--encoder-weights', default=None, help=ew + '; with --recipe search, of every candidate')
@@ -125,7 +125,7 @@ def run_report(data:str|Path, # scene folder, or 'demo'
     from seg_imbalance.io import read_scene_folder
     from seg_imbalance.synth import synth_sceneset
     from seg_imbalance.stats import imbalance_report
-    scenes = synth_sceneset() if str(data) == 'demo' else read_scene_folder(data)
+    scenes = synth_sceneset(12) if str(data) == 'demo' else read_scene_folder(data) # the demo's 12 scenes, as `demo`/`train demo`
     rep = imbalance_report(scenes, size, stride, batch_sizes=tuple(batch_sizes))
     return {'report': rep, 'paths': rep.save(out), 'out': Path(out)}
 
@@ -187,6 +187,14 @@ def _calibrate(learn, ss, hb, out:Path, quiet:bool, shrink:bool=False) -> pd.Dat
     return cal
 
 # %% ../nbs/13_cli.ipynb #c018
+def _named_recipe(recipe:str):
+    "`recipe.get_recipe(recipe)`; an unknown name's error lists every choice `train` takes"
+    from seg_imbalance.recipe import get_recipe, RECIPES
+    try: return get_recipe(recipe)
+    except ValueError as e:
+        if not str(e).startswith('unknown recipe'): raise
+        raise ValueError(f"unknown recipe {recipe!r}: 'auto', 'search', one of {list(RECIPES)} or a recipe .toml file") from None
+
 def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=None, epochs:int=5, bs:int=16,
               seed:int=0, valid_pct:float=0.2, out:str|Path='train_out', quiet:bool=False,
               holdback:float=0.15, # share of the training side held back (`data.holdback`); 0: none
@@ -219,7 +227,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
                    scene_groups(ss, holdback_groups)) if holdback else None
     train = table.iloc[hb.train] if hb else table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
     rep = imbalance_report(train, batch_sizes=(bs,)) # training rows only: held-back and evaluation rows choose nothing
-    r = recommend(rep, bs=bs) if recipe == 'auto' else None if recipe == 'search' else get_recipe(recipe)
+    r = recommend(rep, bs=bs) if recipe == 'auto' else None if recipe == 'search' else _named_recipe(recipe)
     if encoder_weights is not None and r is not None: r = get_recipe(r, encoder_weights=encoder_weights)
     steps = steps or max(1, epochs * len(train) // bs)
     if r is None: # pilots on the held-back part choose the recipe and train it on (`choose.search_recipe`)
@@ -242,6 +250,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
 
 # %% ../nbs/13_cli.ipynb #c019
 def _cmd_train(a) -> int:
+    if a.steps is not None and a.steps < 1: raise SystemExit(f"seg-imbalance train: --steps must be >= 1, got {a.steps}")
     try: res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out,
                          holdback=a.holdback, holdback_groups=a.holdback_groups, checkpoint_every=a.checkpoint_every, resume=a.resume, log=a.log,
                          eval_every_epoch=a.eval_every_epoch, encoder_weights=a.encoder_weights,
@@ -259,6 +268,7 @@ def _cmd_train(a) -> int:
                             + (f"groups {s['holdback']['groups']}: " if s['holdback'].get('groups') else '')
                             + (f"scenes {s['holdback']['scenes']}" if s['holdback']['scenes'] else
                                f"{len(s['holdback']['regions'])} bands of the training scenes"))
+    if s.get('resumed'): print(f"\nResumed from {res['out']/'checkpoint.pth'}")
     print(f"\nWhole evaluation scenes ({s['n_valid_scenes']}), {s['steps']} steps:")
     print(res['table'].to_string(float_format=lambda v: f'{v:.3f}'))
     print(f"mIoU {s['mIoU']:.3f}" + (f" · rare-class mIoU {s['rare_miou']:.3f}" if 'rare_miou' in s else ''))
@@ -281,6 +291,7 @@ def load_ablation(config:str|Path, # a TOML file of `[[config]]` tables
     "The ablation spec of a TOML file (`ablate.load_configs`), every config checked against the registries and patch size"
     from seg_imbalance.ablate import load_configs
     from seg_imbalance.experiments import check_config, CONFIG_KEYS
+    if not Path(config).is_file(): raise ValueError(f"grid file {config} not found")
     spec = load_configs(config, allowed_keys=CONFIG_KEYS)
     if encoder_weights is not None:
         spec['configs'] = [c if 'encoder_weights' in c else
@@ -325,7 +336,8 @@ def _ablate_outputs(recs:list, out:Path, baseline:str) -> dict:
 def _overcorrection_block(warns:dict|None, # `{run: calibrate.overcorrection lines}`; None: no baseline to compare with
                           baseline:str|None) -> list[str]:
     "The printed over-correction block: a headline, then each run's lines (what is wrong, what to try)"
-    if warns is None: return [f"over-correction check skipped: the baseline {baseline!r} is not among these runs"]
+    if warns is None: return ["over-correction check skipped: " + (f"the baseline {baseline!r} is not among these runs"
+                              if baseline else "no baseline among these runs (--baseline NAME names one)")]
     hits = {n: ls for n, ls in warns.items() if ls}
     if not hits: return [f"over-correction check against {baseline!r}: nothing found (precision and recall within 2x for "
                          "every class, no common class's IoU down more than 0.02)"]
@@ -378,6 +390,8 @@ _COMMANDS = {'demo': _cmd_demo, 'report': _cmd_report, 'train': _cmd_train, 'abl
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `seg-imbalance` console command"
+    import warnings # a dependency's import-time notice, not the user's concern
+    warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
     a = _parser().parse_args(argv)
     return _COMMANDS[a.command](a)
 

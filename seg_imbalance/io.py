@@ -362,7 +362,8 @@ class SceneSet:
         it = self.scenes
         if progress or (progress is None and len(it) >= 50): it = progress_bar(it, leave=False)
         for s in it:
-            for w in _mask_windows(s): check_mask(s.read_mask(w), self.n_classes, self.ignore_index, s.name)
+            for w in _mask_windows(s): check_mask(s.read_mask(w), self.n_classes, self.ignore_index,
+                                                 s.name if not isinstance(s.mask, (str, Path)) else f"{s.name} ({s.mask})")
         return self
 
 # %% ../nbs/00_io.ipynb #c048
@@ -403,6 +404,7 @@ def read_scene_folder(path:Path|str, # folder with images/, masks/, codes.txt
                      ) -> SceneSet:
     "Read a scene folder into a `SceneSet`, pairing images and masks by name"
     path = Path(path)
+    if not path.is_dir(): raise ValueError(f"scene folder {path} not found" if not path.exists() else f"{path} is not a folder")
     codes = list(codes) if codes is not None else read_codes(path/'codes.txt')
     if ignore_index is None and (path/'ignore_index.txt').exists():
         ignore_index = int((path/'ignore_index.txt').read_text().strip())

@@ -97,6 +97,7 @@ def load_model(path, # a stem, `stem.json` or `stem.safetensors` (from `save_mod
         learn = load_learner(p, cpu=torch.device(device).type == 'cpu'); learn.model.to(device)
         return learn
     st, js = _pair(p)
+    if not (p.exists() or st.exists() or js.exists()): raise ValueError(f"model file {p} not found")
     if p.suffix not in ('', '.json', '.safetensors') and p.exists() or not (st.is_file() and js.is_file()):
         raise ValueError(f"unknown model file {p}: expected {st.name} + {js.name} (from save_model) or a .pkl export")
     meta = _read_meta(js); model = seg_model(**{**meta['model'], 'encoder_weights': None})

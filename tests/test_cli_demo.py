@@ -47,6 +47,6 @@ def test_commands_reject_bad_arguments(tmp_path):
     r = run('demo', '--out', str(tmp_path), '--steps', '0')
     assert r.returncode != 0 and '--steps must be >= 1' in r.stderr
     r = run('train', str(tmp_path / 'missing'), '--steps', '1')
-    assert r.returncode != 0 and 'codes.txt' in r.stderr
+    assert r.returncode != 0 and f"scene folder {tmp_path / 'missing'} not found" in r.stderr
     r = run('nonsense')
     assert r.returncode == 2 and 'invalid choice' in r.stderr

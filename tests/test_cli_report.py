@@ -17,13 +17,13 @@ def run(*args, timeout=600):
 def test_report_demo_prints_table_and_writes_figures(tmp_path):
     r = run('report', 'demo', '--size', '64', '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
-    assert '8 scenes, 512 windows of 64 px at stride 64' in r.stdout
+    assert '12 scenes, 768 windows of 64 px at stride 64' in r.stdout # the demo's scenes, as `demo` and `train demo` use
     for word in [*CLASSES, 'pixel %', 'patch %', 'batch 8 %', 'w median_freq']: assert word in r.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(['imbalance.csv', *FIGURES])
     for f in FIGURES: assert (tmp_path / f).read_bytes()[:4] == b'\x89PNG'
     tbl = pd.read_csv(tmp_path / 'imbalance.csv', index_col='class')
     assert tbl.index.tolist() == CLASSES and not tbl.isna().any().any()
-    ref = imbalance_report(synth_sceneset(), size=64).table
+    ref = imbalance_report(synth_sceneset(12), size=64).table
     np.testing.assert_allclose(tbl.to_numpy(), ref.to_numpy(), rtol=1e-9)
     car = [l.split() for l in r.stdout.splitlines() if l.startswith('car ')]
     assert len(car) == 1 and car[0][3] == f"{ref.loc['car', 'patch %']:.3g}"      # class, pixels, pixel %, patch %
@@ -37,7 +37,7 @@ def test_report_of_a_scene_folder_with_stride(tmp_path):
     assert list(tbl.columns[-4:]) == ['batch 2 %', 'batch 64 %', 'w balanced', 'w median_freq']
 
 @pytest.mark.parametrize('args,msg', [
-    (['report', '/no/such/folder'], 'codes.txt not found'),
+    (['report', '/no/such/folder'], 'scene folder /no/such/folder not found'),
     (['report', 'demo', '--size', '0'], 'size must be an integer >= 1, got 0'),
     (['report', 'demo', '--size', '4096'], 'no 4096 px window fits in any scene'),
     (['report', 'demo', '--size', '64', '--stride', '0'], 'stride must be an integer >= 1, got 0'),
@@ -52,3 +52,17 @@ def test_python_dash_m_runs_the_command():
     import subprocess, sys
     p = subprocess.run([sys.executable, '-m', 'seg_imbalance.cli', 'report', '--help'], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and 'usage: seg-imbalance report' in p.stdout, p.stderr[-2000:]
+
+@pytest.mark.parametrize('args,msg', [
+    (['ablate', '/no/such/grid.toml'], 'seg-imbalance ablate: grid file /no/such/grid.toml not found'),
+    (['train', '/no/such/folder'], 'seg-imbalance train: scene folder /no/such/folder not found'),
+    (['train', 'demo', '--steps', '0'], 'seg-imbalance train: --steps must be >= 1, got 0'),
+    (['train', 'demo', '--recipe', 'longtail', '--steps', '2', '--size', '64'],
+     "unknown recipe 'longtail': 'auto', 'search', one of ['baseline', 'long-tail', 'sparse-small-targets'] or a recipe .toml file"),
+    (['predict', '/no/such/model.json', '/no/such/scene.png'], 'seg-imbalance predict: model file /no/such/model.json not found'),
+])
+def test_other_commands_fail_clearly(tmp_path, args, msg):
+    "Bad arguments of train, ablate and predict end in one line naming the problem"
+    from seg_imbalance.cli import main
+    with pytest.raises(SystemExit) as e: main([*args, '--out', str(tmp_path / 'out')])
+    assert msg in str(e.value)
