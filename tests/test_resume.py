@@ -25,7 +25,7 @@ def run(args):
     return r
 
 def test_killed_run_resumes_to_the_same_model(scenes, tmp_path):
-    run(train_args(scenes, tmp_path / 'full'))
+    assert 'Resumed from' not in run(train_args(scenes, tmp_path / 'full')).stdout
     p = subprocess.Popen(train_args(scenes, tmp_path / 'killed'), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env=ENV)
     ck = tmp_path / 'killed' / 'checkpoint.pth'
@@ -35,7 +35,7 @@ def test_killed_run_resumes_to_the_same_model(scenes, tmp_path):
     done = torch.load(ck, weights_only=False)
     assert 1 <= done['epoch'] < STEPS // EVERY and done['steps'] == done['epoch'] * EVERY
     assert not (tmp_path / 'killed' / 'summary.json').exists()
-    run(train_args(scenes, tmp_path / 'killed', '--resume'))
+    assert f"Resumed from {tmp_path / 'killed' / 'checkpoint.pth'}" in run(train_args(scenes, tmp_path / 'killed', '--resume')).stdout
     full, res = (torch.load(tmp_path / d / 'checkpoint.pth', weights_only=False) for d in ('full', 'killed'))
     assert full['steps'] == res['steps'] == STEPS and res['epoch'] == STEPS // EVERY
     # deterministic on the CPU (set_seed(reproducible=True), num_workers=0, random states restored): bit for bit
