@@ -380,26 +380,28 @@ def overcorrection(table:pd.DataFrame, # per-class table with columns IoU, preci
                    ratio:float=2., # warn when recall / precision (or its inverse) exceeds this
                    max_drop:float=0.02, # warn when a common class's IoU is this much below the baseline's
                    common:list[str]|None=None, # the common classes; default see above
+                   calibrated:bool=False, # the model's biases are fitted already: the advice leaves calibration out
                   ) -> list[str]:
     "Warning lines for over- or under-predicted classes and common classes whose IoU fell against `baseline`"
     miss = [c for c in ('IoU', 'precision', 'recall') if c not in table.columns]
     if miss: raise ValueError(f"table lacks the columns {miss}: give a per-class table such as evaluate_scenes returns")
     if not ratio > 1: raise ValueError(f"ratio must be > 1, got {ratio!r}")
-    out = []
+    out, cal = [], '' if calibrated else 'calibrate (per-class biases) or '
+    done = ' (its biases are fitted already)' if calibrated else ''
     for c, row in table.iterrows():
         p, r = float(row['precision']), float(row['recall'])
         if not (p > 0 and r > 0): continue
-        if r > ratio * p: out.append(f"{c}: recall {_pct(r)} vs precision {_pct(p)} → over-predicted: calibrate (per-class biases) or lower its class weight / oversampling")
-        elif p > ratio * r: out.append(f"{c}: precision {_pct(p)} vs recall {_pct(r)} → under-predicted: calibrate (per-class biases) or raise its class weight / oversampling")
-    return out + ([] if baseline is None else _iou_drops(table, baseline, max_drop, _common(table, common)))
+        if r > ratio * p: out.append(f"{c}: recall {_pct(r)} vs precision {_pct(p)} → over-predicted: {cal}lower its class weight / oversampling{done}")
+        elif p > ratio * r: out.append(f"{c}: precision {_pct(p)} vs recall {_pct(r)} → under-predicted: {cal}raise its class weight / oversampling{done}")
+    return out + ([] if baseline is None else _iou_drops(table, baseline, max_drop, _common(table, common), calibrated))
 
 # %% ../nbs/11b_calibrate.ipynb #c053
-def _iou_drops(table:pd.DataFrame, baseline:pd.DataFrame, max_drop:float, common:list[str]) -> list[str]:
+def _iou_drops(table:pd.DataFrame, baseline:pd.DataFrame, max_drop:float, common:list[str], calibrated:bool=False) -> list[str]:
     "Warning lines for the `common` classes whose IoU is more than `max_drop` below the baseline's"
     if 'IoU' not in baseline.columns: raise ValueError(f"baseline lacks the column 'IoU': {list(baseline.columns)}")
     now, ref = (dict(zip(map(str, t.index), t['IoU'].astype(float))) for t in (table, baseline))
     return [f"{c}: IoU {now[c]:.2f} vs {ref[c]:.2f} in the baseline (−{ref[c] - now[c]:.2f}) → a common class paid for the "
-            f"remedy: calibrate, or soften the class weights (e.g. 'inverse_sqrt') / oversampling"
+            f"remedy: {'' if calibrated else 'calibrate, or '}soften the class weights (e.g. 'inverse_sqrt') / oversampling"
             for c in common if c in now and c in ref and ref[c] - now[c] > max_drop]
 
 # %% ../nbs/11b_calibrate.ipynb #c054

@@ -244,7 +244,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
     tab = evaluate_scenes(learn, ss, valid, progress=not quiet, rare=learn.rare or None)
     summ = _write_train(learn, tab, ss, r, valid, out, checkpoint='checkpoint.pth', resumed=resume, seed=seed,
                         calibration=None if cal is None else cal.attrs['summary'],
-                        warnings=overcorrection(tab) + ([] if cal is None else crossfit_warning(cal)),
+                        warnings=overcorrection(tab, calibrated=cal is not None) + ([] if cal is None else crossfit_warning(cal)),
                         **({'search': learn.search['reason'], 'search_steps': learn.search['steps']} if hasattr(learn, 'search') else {}))
     return {'report': rep, 'recipe': r, 'table': tab, 'summary': summ, 'out': out}
 
@@ -343,7 +343,7 @@ def _overcorrection_block(warns:dict|None, # `{run: calibrate.overcorrection lin
                          "every class, no common class's IoU down more than 0.02)"]
     return [f"WARNING over-correction (against {baseline!r}):"] + [f"  {n} · {l}" for n, ls in hits.items() for l in ls]
 
-# %% ../nbs/13_cli.ipynb #c021d
+# %% ../nbs/13_cli.ipynb #7075ed37
 def merge_ablation(sources:list, # output folders (or results files) of `ablate --shard` runs
                    out:str|Path='ablate_out', # the joined results.jsonl, summary, figures and warnings go here
                    config:str|Path|None=None, # the TOML file: config order and default baseline; default the records'

@@ -50,7 +50,7 @@ def run_demo(out:str|Path='demo_out', # output folder
                 seed=seed, n_valid_scenes=len(valid), seconds=round(time.time() - t0, 1), holdback=hb.to_dict(),
                 calibration=runs['recommended']['record'].get('calibration'),
                 warnings=overcorrection(runs['recommended']['table'], runs['baseline']['table'],
-                                        common=[c for c in runs['baseline']['table'].index if c not in rec.rare])
+                                        common=[c for c in runs['baseline']['table'].index if c not in rec.rare], calibrated=True)
                          + crossfit_warning((runs['recommended']['record'].get('calibration') or {}).get('crossfit')))
     comp.to_csv(out/'comparison.csv'); (out/'comparison.md').write_text(markdown_table(comp))
     (out/'summary.json').write_text(json.dumps(summ, indent=1))

@@ -269,7 +269,8 @@ def ablation_warnings(records:Iterable[Mapping], # records from `read_results` o
     base = config_class_table(s, baseline)
     rare = list(rare) if rare is not None else next((list(r['rare']) for r in records if r.get('rare')), None)
     common = None if rare is None else [c for c in base.index if c not in rare]
-    return {n: overcorrection(config_class_table(s, n), None if n == baseline else base, ratio, max_drop, common)
+    cal = {n: all(r.get('calibration') for r in records if r.get('name') == n) for n in s.index} # its biases fitted already
+    return {n: overcorrection(config_class_table(s, n), None if n == baseline else base, ratio, max_drop, common, cal[n])
             for n in s.index}
 
 # %% ../nbs/11g_results.ipynb #c062
