@@ -100,12 +100,23 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument('--no-calibration', action='store_true', help='ignore the calibration stored with the model')
     return p
 
+# %% ../nbs/13_cli.ipynb #c012b
+from contextlib import contextmanager
+
+@contextmanager
+def _fails_cleanly(cmd:str, out):
+    "A `ValueError` ends the command with one line naming the problem; an output folder it made and left empty is removed"
+    out = Path(out); new = not out.exists()
+    try: yield
+    except ValueError as e:
+        if new and out.is_dir() and not any(out.iterdir()): out.rmdir()
+        raise SystemExit(f"seg-imbalance {cmd}: {e}") from None
+
 # %% ../nbs/13_cli.ipynb #c013
 def _cmd_demo(a) -> int:
     if a.steps < 1: raise SystemExit(f"seg-imbalance demo: --steps must be >= 1, got {a.steps}")
-    try: res = run_demo(a.out, a.steps, a.seed, a.scenes, a.scene_size, a.patch, a.bs, a.encoder,
+    with _fails_cleanly('demo', a.out): res = run_demo(a.out, a.steps, a.seed, a.scenes, a.scene_size, a.patch, a.bs, a.encoder,
                         encoder_weights=a.encoder_weights)
-    except ValueError as e: raise SystemExit(f"seg-imbalance demo: {e}")
     s = res['summary']
     print("\nRecommended recipe, because:\n" + '\n'.join(f"  - {w}" for w in s['reasons']))
     print(f"\nWhole validation scenes ({s['n_valid_scenes']}), {s['recommended']['steps']} steps each, "
@@ -131,8 +142,7 @@ def run_report(data:str|Path, # scene folder, or 'demo'
 
 # %% ../nbs/13_cli.ipynb #c016
 def _cmd_report(a) -> int:
-    try: res = run_report(a.data, a.size, a.stride, a.out, a.batch_sizes)
-    except ValueError as e: raise SystemExit(f"seg-imbalance report: {e}")
+    with _fails_cleanly('report', a.out): res = run_report(a.data, a.size, a.stride, a.out, a.batch_sizes)
     rep = res['report']
     print(f"Class imbalance of {a.data}: {rep.setting}")
     print(rep.table.to_string(float_format=lambda v: f'{v:.3g}'))
@@ -251,12 +261,11 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
 # %% ../nbs/13_cli.ipynb #c019
 def _cmd_train(a) -> int:
     if a.steps is not None and a.steps < 1: raise SystemExit(f"seg-imbalance train: --steps must be >= 1, got {a.steps}")
-    try: res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out,
+    with _fails_cleanly('train', a.out): res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out,
                          holdback=a.holdback, holdback_groups=a.holdback_groups, checkpoint_every=a.checkpoint_every, resume=a.resume, log=a.log,
                          eval_every_epoch=a.eval_every_epoch, encoder_weights=a.encoder_weights,
                          calibrate=not a.no_calibration, search_trunk=a.search_trunk,
                          calibration_shrink=a.calibration_shrink)
-    except ValueError as e: raise SystemExit(f"seg-imbalance train: {e}")
     if res.get('rank'): return 0 # another process of a distributed run: rank 0 reports
     print(f"Class imbalance of the training scenes: {res['report'].setting}")
     print(res['report'].table.to_string(float_format=lambda v: f'{v:.3g}'))
@@ -364,9 +373,8 @@ def _cmd_ablate(a) -> int:
     if a.merge and a.shard: raise SystemExit("seg-imbalance ablate: --shard runs a share of a grid, --merge joins shards: "
                                              "give one of them")
     if a.merge and a.encoder_weights: raise SystemExit("seg-imbalance ablate: --encoder-weights is for runs; --merge trains nothing")
-    try: res = (merge_ablation(a.merge, a.out, a.config, a.baseline) if a.merge else
+    with _fails_cleanly('ablate', a.out): res = (merge_ablation(a.merge, a.out, a.config, a.baseline) if a.merge else
                 run_ablate(a.config, a.out, a.jobs, a.baseline, shard=a.shard, encoder_weights=a.encoder_weights))
-    except ValueError as e: raise SystemExit(f"seg-imbalance ablate: {e}")
     print((res['out']/'summary.md').read_text())
     print('\n'.join(res['warnings']) + '\n')
     print(f"written: {', '.join(sorted(p.name for p in res['out'].iterdir()))} in {res['out']}")
@@ -375,9 +383,8 @@ def _cmd_ablate(a) -> int:
 # %% ../nbs/13_cli.ipynb #cpr1
 def _cmd_predict(a) -> int:
     from seg_imbalance.predict import predict_files
-    try: areas = predict_files(a.model, a.inputs, a.out, a.size, a.overlap, a.bs, a.tta, a.probs, a.confidence,
+    with _fails_cleanly('predict', a.out): areas = predict_files(a.model, a.inputs, a.out, a.size, a.overlap, a.bs, a.tta, a.probs, a.confidence,
                                a.device, not a.no_calibration)
-    except ValueError as e: raise SystemExit(f"seg-imbalance predict: {e}")
     for name, t in areas.groupby('scene', sort=False):
         print(f"\n{name}: class areas")
         print(t.drop(columns='scene').to_string(index=False, float_format='{:.4g}'.format))

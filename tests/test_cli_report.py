@@ -62,7 +62,8 @@ def test_python_dash_m_runs_the_command():
     (['predict', '/no/such/model.json', '/no/such/scene.png'], 'seg-imbalance predict: model file /no/such/model.json not found'),
 ])
 def test_other_commands_fail_clearly(tmp_path, args, msg):
-    "Bad arguments of train, ablate and predict end in one line naming the problem"
+    "Bad arguments of train, ablate and predict end in one line naming the problem, and leave no output folder"
     from seg_imbalance.cli import main
     with pytest.raises(SystemExit) as e: main([*args, '--out', str(tmp_path / 'out')])
     assert msg in str(e.value)
+    assert not (tmp_path / 'out').exists() # no empty output folder left behind
