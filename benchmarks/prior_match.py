@@ -78,13 +78,13 @@ def measure(model, ss, valid, hb, rare, base=None) -> dict:
     "Fit every way on the held-back sample (as `calibrate_learner` draws it), score all on one pass over `valid`"
     import numpy as np, torch
     from seg_imbalance.fit import heldback_scenes
-    from seg_imbalance.calibrate import held_back_pixels, fold_scenes
+    from seg_imbalance.calibrate import held_back_samples
     from seg_imbalance.stitch import predict_scene
     from seg_imbalance.metrics import confusion, per_class_iou, summary
     model.seg_info.calibration = None
     hss, idxs = heldback_scenes(ss, hb); codes, ign = list(ss.codes), ss.ignore_index; n = len(codes)
-    parts = fold_scenes(hss, idxs, 2)
-    datas = [held_back_pixels(model, hss, p, 2_000_000 // len(parts), k, progress=False).data() for k, p in enumerate(parts)]
+    pss, _ = held_back_samples(model, hss, idxs, 2, hb.scene_groups or None, progress=False) # as `calibrate_heldback` draws them
+    datas = [p.data() for p in pss]
     datas = [d for d in datas if len(d[1])]
     ways = fit_ways([torch.cat(x) for x in zip(*datas)], n, ign); tau = ways.pop('tau')
     cms = {k: 0 for k in ways}

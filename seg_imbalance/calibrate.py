@@ -14,9 +14,9 @@ from .stitch import predict_scene, _info
 from .interpret import _scene_codes, _scene_idxs
 
 # %% auto #0
-__all__ = ['apply_biases', 'fit_class_biases', 'PixelSample', 'held_back_pixels', 'fold_scenes', 'held_back_bands',
-           'crossfit_share', 'calibrate_learner', 'iou_floor', 'overcorrection', 'warn_overcorrection',
-           'crossfit_warning']
+__all__ = ['FOLDS_BY', 'apply_biases', 'fit_class_biases', 'PixelSample', 'held_back_pixels', 'fold_scenes', 'held_back_bands',
+           'held_back_samples', 'crossfit_share', 'calibrate_learner', 'iou_floor', 'overcorrection',
+           'warn_overcorrection', 'crossfit_warning']
 
 # %% ../nbs/11b_calibrate.ipynb #c006
 def apply_biases(logits:torch.Tensor, # scores with classes along `axis`: (P, C), (N, C, H, W) or (C, H, W) with axis=0
@@ -238,9 +238,11 @@ def fold_scenes(scenes, # a `SceneSet` (names give the order)
     idxs = _scene_idxs(scenes, idxs); key = lambda i: (str(scenes[i].name), i)
     if groups is not None and len(groups) != len(idxs):
         raise ValueError(f"groups must give one label per scene: {len(groups)} for {len(idxs)} scenes")
-    if groups is not None and len(set(map(str, groups))) > 1: return _fold_groups(idxs, folds, groups, key)
+    if _grouped(groups): return _fold_groups(idxs, folds, groups, key)
     k = max(1, min(int(folds), len(idxs)))
     return [list(a) for a in np.array_split(np.array(sorted(idxs, key=key), dtype=np.int64), k)]
+
+def _grouped(groups) -> bool: return groups is not None and len(set(map(str, groups))) > 1 # two or more groups
 
 def _fold_groups(idxs:list, folds:int, groups, key) -> list[list[int]]:
     "Whole groups (in the order of their first name) cut into at most `folds` runs of about equal scene counts"
@@ -269,6 +271,21 @@ def held_back_bands(learn, # a `Learner` (see `interpret.predict_scene`)
         sl = slice(int(c[0]), int(c[-1]) + 1); ps = PixelSample(len(codes), max(1, max_pixels // len(cuts)), ign, seed + k)
         ps.add(probs[:, sl] if ax == 0 else probs[:, :, sl], mask[sl] if ax == 0 else mask[:, sl]); out.append(ps)
     return out
+
+# %% ../nbs/11b_calibrate.ipynb #c041i
+def held_back_samples(learn, scenes, idxs, # a `Learner`, a `SceneSet` with masks, the held-back scene positions
+                      folds:int=2, groups=None, # see `fold_scenes`; one lone scene: `folds` bands of it (`held_back_bands`)
+                      max_pixels:int=2_000_000, seed:int=0, # in all; fold k's seed is seed + k
+                      size:int|None=None, overlap:float=0.25, bs:int=8, tta:bool=False, progress:bool=True,
+                     ) -> tuple[list[PixelSample], str]:
+    "One `PixelSample` per fold of the held-back scenes, and what the folds are: 'scenes', 'groups' or 'bands'"
+    parts = fold_scenes(scenes, idxs, folds, groups)
+    if len(parts) == 1 and len(parts[0]) == 1 and folds >= 2: # one held-back scene: disjoint bands of it are the folds
+        return held_back_bands(learn, scenes, parts[0][0], folds, max_pixels, seed, size, overlap, bs, tta), 'bands'
+    return ([held_back_pixels(learn, scenes, p, max(1, max_pixels // len(parts)), seed + k, size, overlap, bs, tta, progress)
+             for k, p in enumerate(parts)], 'groups' if _grouped(groups) else 'scenes')
+
+FOLDS_BY = {'scenes': 'runs of held-back scenes', 'groups': 'runs of held-back groups', 'bands': 'bands of the held-back scene'}
 
 # %% ../nbs/11b_calibrate.ipynb #c041d
 def _oof_gains(datas:list, n:int, ign, shares, fit_kw:dict) -> list[torch.Tensor]:
@@ -330,11 +347,7 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
     "Fit per-class biases on the held-back scenes `idxs`, cross-fitted; store them in `learn.seg_info`; return the fit's table"
     learn.seg_info = _info(learn) # a `SegInfo` (an old dict, or none, converted)
     codes, ign = _scene_codes(scenes, _info(learn)); n = len(codes)
-    parts = fold_scenes(scenes, idxs, folds, groups); by = 'groups' if groups is not None and len(set(map(str, groups))) > 1 else 'scenes'
-    if len(parts) == 1 and len(parts[0]) == 1 and folds >= 2: # one held-back scene: disjoint bands of it are the folds
-        pss, by = held_back_bands(learn, scenes, parts[0][0], folds, max_pixels, seed, size, overlap, bs, tta), 'bands'
-    else: pss = [held_back_pixels(learn, scenes, p, max(1, max_pixels // len(parts)), seed + k, size, overlap, bs, tta, progress)
-                 for k, p in enumerate(parts)]
+    pss, by = held_back_samples(learn, scenes, idxs, folds, groups, max_pixels, seed, size, overlap, bs, tta, progress)
     datas = [p.data() for p in pss]
     lp, lab, w = [torch.cat(x) for x in zip(*datas)] # the folds' samples, each pixel weighted for its own fold
     b, tab = fit_class_biases(lp, lab, n, ign, w, codes=codes, **kwargs)
@@ -419,7 +432,7 @@ def crossfit_warning(cal, # a calibration table (`calibrate_learner`'s) or its `
     if not cf: return []
     rows = {r['share']: r for r in cf['table']}; full = rows.get(1.0)
     if full is None or cf['applied'] < 1 or full['worst class Δ'] >= -cf['max_drop']: return []
-    kept, parts = rows[cf['share']], 'bands of the held-back scene' if cf.get('by') == 'bands' else 'held-back runs'
+    kept, parts = rows[cf['share']], FOLDS_BY.get(cf.get('by'), FOLDS_BY['scenes'])
     return [f"calibration: out of fold the biases change {full['worst class']}'s IoU by {full['worst class Δ']:+.3f} (they keep "
             f"every class within {cf['max_drop']:g} only on the pixels they were fitted on; the {parts} disagree) → hold "
             f"back more, or more varied, scenes; or trade mIoU for that class (`--calibration-shrink`): share {cf['share']:g} keeps "

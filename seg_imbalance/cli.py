@@ -260,6 +260,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
 
 # %% ../nbs/13_cli.ipynb #c019
 def _cmd_train(a) -> int:
+    from seg_imbalance.calibrate import FOLDS_BY
     if a.steps is not None and a.steps < 1: raise SystemExit(f"seg-imbalance train: --steps must be >= 1, got {a.steps}")
     with _fails_cleanly('train', a.out): res = run_train(a.data, a.recipe, a.size, a.steps, a.epochs, a.bs, a.seed, a.valid_pct, a.out,
                          holdback=a.holdback, holdback_groups=a.holdback_groups, checkpoint_every=a.checkpoint_every, resume=a.resume, log=a.log,
@@ -285,7 +286,7 @@ def _cmd_train(a) -> int:
                                    f"{s['calibration']['miou_before']:.3f} → {s['calibration']['miou_after']:.3f}")
     cf = (s.get('calibration') or {}).get('crossfit')
     full = next((t for t in cf['table'] if t['share'] == 1.0), None) if cf else None # the biases at full strength
-    if full: print(f"cross-fitted on {cf['folds']} {dict(bands='bands of the held-back scene', groups='runs of held-back groups').get(cf.get('by'), 'runs of held-back scenes')}: "
+    if full: print(f"cross-fitted on {cf['folds']} {FOLDS_BY.get(cf.get('by'), FOLDS_BY['scenes'])}: "
                    f"out of fold the full biases change mIoU by "
                    f"{full['out-of-fold Δ mIoU']:+.3f} (worst: {full['worst class']} {full['worst class Δ']:+.3f}); "
                    f"biases kept at share {cf['applied']:g}")
@@ -352,7 +353,7 @@ def _overcorrection_block(warns:dict|None, # `{run: calibrate.overcorrection lin
                          "every class, no common class's IoU down more than 0.02)"]
     return [f"WARNING over-correction (against {baseline!r}):"] + [f"  {n} · {l}" for n, ls in hits.items() for l in ls]
 
-# %% ../nbs/13_cli.ipynb #7075ed37
+# %% ../nbs/13_cli.ipynb #c021d
 def merge_ablation(sources:list, # output folders (or results files) of `ablate --shard` runs
                    out:str|Path='ablate_out', # the joined results.jsonl, summary, figures and warnings go here
                    config:str|Path|None=None, # the TOML file: config order and default baseline; default the records'

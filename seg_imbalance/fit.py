@@ -158,7 +158,7 @@ def evaluate_heldback(learn, # a `Learner` (see `interpret.predict_scene`)
 def calibrate_heldback(learn, scenes:SceneSet, hb:HeldBack, **kwargs) -> pd.DataFrame:
     "`calibrate.calibrate_learner` on the held-back part: biases stored in `learn.seg_info`; the before/after table"
     ss, idxs = heldback_scenes(scenes, hb)
-    if hb.scenes and getattr(hb, 'scene_groups', None): kwargs.setdefault('groups', hb.scene_groups) # runs of whole groups
+    if hb.scenes and hb.scene_groups: kwargs.setdefault('groups', hb.scene_groups) # runs of whole groups
     return calibrate_learner(learn, ss, idxs, **kwargs)
 
 # %% ../nbs/11c_fit.ipynb #dist22

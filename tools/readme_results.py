@@ -247,11 +247,15 @@ def _groups_trained_at() -> dict:
     "`{run folder name: commit}` of the CamVid `train` runs in camvid_groups.jsonl (what crossfit.py and tta.py measured)"
     return {f"{r['name']}_{r['seed']}": str(r['commit'])[:7] for r in _jsonl(root/'nbs/results/camvid_groups.jsonl')}
 
+def _trained_at(recs:list) -> list[str]:
+    "The training commits of a benchmark's records: a demo model's own (`trained`), a saved CamVid run's from camvid_groups.jsonl"
+    trained = _groups_trained_at()
+    return sorted({str(r['trained']['commit'])[:7] for r in recs if r.get('trained')} | {trained.get(r.get('run'), '?') for r in recs if r.get('run')})
+
 def crossfit_section() -> list[str]:
     "The biases at full strength against their cross-fitted share: out-of-fold forecast and evaluation, per model"
     recs = _jsonl(root/'nbs/results/crossfit.jsonl')
     if not recs: return []
-    trained = _groups_trained_at()
     rows, by = [], {}
     for r in recs:
         model = f"{r['data']} seed {r['seed']}" if r['data'] == 'demo' else f"{r['data']} `{r['run']}`"
@@ -263,7 +267,7 @@ def crossfit_section() -> list[str]:
                          f"{d:+.3f}", f"{lo} {w['worst_vs_raw']:+.3f}", f"{w['miou']:.3f}", f"{w['rare_miou']:.3f}"])
     summ = [[data, way, len(v), _sms([x[0] for x in v]), _sms([x[1] for x in v])] for (data, way), v in by.items()]
     meas = _measured_at(recs)
-    tr = sorted({str(r['trained']['commit'])[:7] for r in recs if r.get('trained')} | {trained.get(r.get('run'), '?') for r in recs if r.get('run')})
+    tr = _trained_at(recs)
     return ['### Does the calibration hold on frames it did not see? (cross-fitted biases)', '',
             "`calibrate_learner` also cuts the held-back scenes into two runs of consecutive names, fits each run's biases on "
             "the other and scores them there, at shares 0, ¼, ½, ¾ and 1 of their strength (`crossfit_share`). `full` is "
@@ -292,7 +296,6 @@ def prior_match_section() -> list[str]:
     "Free per-class biases against one-parameter prior matching, both fitted on the held-back sample (a negative result)"
     recs = _jsonl(root/'nbs/results/prior_match.jsonl')
     if not recs: return []
-    trained = _groups_trained_at()
     ways = ('full', 'prior', 'prior+fit'); summ = []
     for data in dict.fromkeys(r['data'] for r in recs):
         rs = [r for r in recs if r['data'] == data]
@@ -303,7 +306,7 @@ def prior_match_section() -> list[str]:
                          ', '.join(f"{r['tau']:g}" for r in rs) if w == 'prior' else ''])
     better = sum(r['prior']['miou'] > r['full']['miou'] + 1e-9 for r in recs)
     safer = sum(r['prior']['worst_vs_raw'] > r['full']['worst_vs_raw'] + 1e-9 for r in recs)
-    tr = sorted({str(r['trained']['commit'])[:7] for r in recs if r.get('trained')} | {trained.get(r.get('run'), '?') for r in recs if r.get('run')})
+    tr = _trained_at(recs)
     return ['### One prior-matching parameter instead of one free bias per class: a trade, not a fix', '',
             "A remedy shifts the class prior the model learned: its mean predicted probability of a class `q` differs "
             "from the class's share `π` of the labelled pixels. Prior matching keeps the biases on one line, "
@@ -324,13 +327,12 @@ def tta_section() -> list[str]:
     recs = _jsonl(root/'nbs/results/tta.jsonl')
     if not recs: return []
     ways = [w for w in ('none', 'hflip', 'flips') if all(w in r for r in recs)]
-    trained = _groups_trained_at()
     rows = [[f"`{r['run']}`", r['aug'], w, f"{r[w]['raw']['miou']:.3f}", f"{r[w]['calibrated']['miou']:.3f}",
              f"{r[w]['raw']['rare_miou']:.3f}", f"{r[w]['calibrated']['rare_miou']:.3f}"] for r in recs for w in ways]
     summ = [[w, len(recs), _ms([r[w]['raw']['miou'] for r in recs]), _ms([r[w]['calibrated']['miou'] for r in recs]),
              _sms([r[w]['calibrated']['miou'] - r['none']['calibrated']['miou'] for r in recs])] for w in ways]
     meas = _measured_at(recs)
-    tr = sorted({trained.get(r['run'], '?') for r in recs})
+    tr = _trained_at(recs)
     return ['### Test-time flips on street frames: only those the model trained with', '',
             "`predict_scene(tta=True)` (and `seg-imbalance predict --tta`) used to average each window over left–right *and* "
             "up–down flips; it now follows the model's training augmentation (`stitch.tta_flips`): left–right only for a "
