@@ -14,7 +14,7 @@ from .metrics import all_reduce_sum
 from .learner import rarest_classes
 
 # %% auto #0
-__all__ = ['rare_error', 'hem_update', 'HardExampleMining', 'ClassExposure']
+__all__ = ['rare_error', 'hem_update', 'HardExampleMining', 'ClassExposure', 'WeightAverage']
 
 # %% ../nbs/10a_callbacks.ipynb #c007
 def rare_error(pred:torch.Tensor, # predicted classes (N, H, W) or logits (N, C, H, W)
@@ -223,3 +223,31 @@ def plot(self:ClassExposure, figsize=(4.5, 2.8)):
     ax.set_yscale('log'); ax.set_xlabel('epoch'); ax.set_ylabel('% of seen pixels'); ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/10a_callbacks.ipynb #wa02
+class WeightAverage(Callback):
+    "Average the model's weights (and BatchNorm statistics) over training: an exponential average or the plain mean of the last steps"
+    order = 60
+    def __init__(self, decay:float|None=None, # exponential average with this decay (warmed up as `min(decay, (1+t)/(10+t))`); None: a plain mean
+                 start:float=0.75, # with `decay=None`: share of the steps after which the mean starts
+                 swap:bool=True): # put the average into the model when the fit ends
+        if decay is not None and not 0 < decay < 1: raise ValueError(f"decay must be in (0, 1), got {decay}")
+        if not 0 <= start < 1: raise ValueError(f"start must be in [0, 1), got {start}")
+        self.decay, self.start, self.swap, self.avg, self.n = decay, start, swap, None, 0
+
+    def _model(self) -> torch.nn.Module: return getattr(self.learn.model, 'module', self.learn.model) # unwrap DDP
+
+    def before_fit(self): self.avg, self.n = None, 0
+
+    def after_step(self):
+        if self.decay is None and self.train_iter < self.start * self.n_epoch * self.n_iter: return
+        sd, self.n = self._model().state_dict(), self.n + 1
+        if self.avg is None: self.avg = {k: v.detach().clone() for k, v in sd.items()}; return
+        w = min(self.decay, self.n / (9 + self.n)) if self.decay is not None else (self.n - 1) / self.n # keep w of the average
+        with torch.no_grad():
+            for k, v in sd.items():
+                if v.is_floating_point(): self.avg[k].mul_(w).add_(v.detach(), alpha=1 - w)
+                else: self.avg[k].copy_(v) # counters (BatchNorm's num_batches_tracked)
+
+    def after_fit(self):
+        if self.swap and self.avg is not None: self._model().load_state_dict(self.avg)
