@@ -7,7 +7,8 @@
 One training run per seed gives every way at once: the default recipe (the demo's recommended recipe; `train`'s `auto`
 pick on a folder, with `train`'s split: its evaluation scenes, `--holdback` 0.15 of the training side held back) is
 trained for `--steps` with one-cycle, while `WeightAverage` callbacks keep, without touching the run, an exponential
-average (decay 0.99 and 0.995, warmed up) and the plain mean of the weights over the last half and the last quarter of
+average (decay 0.95 and 0.99, warmed up: the decay used at step n is min(decay, n/(9+n)), so at 300 steps 0.99 is
+never reached and that average follows the warm-up alone; 0.995 would give the same weights) and the plain mean of the weights over the last half and the last quarter of
 the steps. Each way's weights are then put into the model, which is calibrated on the held-back scenes
 (`calibrate_heldback`, `train`'s default) and scored on the whole held-back scenes (raw and calibrated) and on the whole
 evaluation scenes. The rule, fixed before measuring: a way becomes `train`'s default only if its calibrated held-back
@@ -19,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import parser, run_info, print_table, jsonl_records, append_record
 
-WAYS = {'ema 0.99': dict(decay=0.99), 'ema 0.995': dict(decay=0.995), 'mean last ½': dict(start=0.5),
+WAYS = {'ema 0.95': dict(decay=0.95), 'ema 0.99': dict(decay=0.99), 'mean last ½': dict(start=0.5),
         'mean last ¼': dict(start=0.75)}
 
 def split(data:str, size:int, seed:int, bs:int) -> tuple:
@@ -72,6 +73,23 @@ def table(recs:list) -> list[dict]:
                          'Δ held-back raw': d('heldback_raw'), 'eval mIoU': w['eval']['miou'], 'Δ eval': d('eval'),
                          'Δ eval rare': d('eval', 'rare_miou')})
     return rows
+
+def summary(recs:list) -> tuple[list[dict], list[str]]:
+    "Per data set and way: mean ± std over seeds of the scores and of the paired changes against the last weights; the ways the rule adopts"
+    import numpy as np
+    ms = lambda v: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else float('nan'))
+    rows, ok = [], {}
+    for data in dict.fromkeys(r['data'] for r in recs):
+        rs = [r for r in recs if r['data'] == data]
+        for way in rs[0]['ways']:
+            d = lambda part, k='miou': [r['ways'][way][part][k] - r['ways']['last'][part][k] for r in rs]
+            row = {'data': data, 'way': way, 'models': len(rs), 'held-back mIoU': ms([r['ways'][way]['heldback']['miou'] for r in rs]),
+                   'Δ held-back': ms(d('heldback')), 'Δ held-back rare': ms(d('heldback', 'rare_miou')),
+                   'Δ held-back raw': ms(d('heldback_raw')), 'eval mIoU': ms([r['ways'][way]['eval']['miou'] for r in rs]),
+                   'Δ eval': ms(d('eval')), 'Δ eval rare': ms(d('eval', 'rare_miou'))}
+            rows.append(row)
+            if way != 'last': ok[way] = ok.get(way, True) and row['Δ held-back'][0] > 0 and row['Δ held-back rare'][0] >= 0
+    return rows, [w for w, v in ok.items() if v and len({r['data'] for r in recs}) > 1] # both data sets or nothing
 
 if __name__ == '__main__':
     p = parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/weight_average.jsonl')
