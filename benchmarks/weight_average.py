@@ -2,7 +2,7 @@
 
     nice python benchmarks/weight_average.py --seeds 0 1 2                                   # the demo (`demo_split`)
     nice python benchmarks/weight_average.py --data ../shared/data/camvid --seeds 0 1        # a scene folder, as `train` splits it
-    python benchmarks/weight_average.py --seeds 0 --steps 8 --out /tmp/w.jsonl               # a smoke run
+    python benchmarks/weight_average.py --seeds 0 --steps 8 --ways 'mean last ½' --out /tmp/w.jsonl   # a smoke run
 
 One training run per seed gives every way at once: the default recipe (the demo's recommended recipe; `train`'s `auto`
 pick on a folder, with `train`'s split: its evaluation scenes, `--holdback` 0.15 of the training side held back) is
@@ -48,11 +48,11 @@ def scores(learn, ss, valid, hb, rare) -> dict:
     return {'heldback_raw': raw, 'heldback': s(evaluate_heldback(learn, ss, hb, rare=rare)),
             'eval': s(evaluate_scenes(learn, ss, valid, rare=rare, progress=False)), 'biases': learn.seg_info.calibration}
 
-def measure(data:str, size:int, seed:int, steps:int, bs:int) -> dict:
+def measure(data:str, size:int, seed:int, steps:int, bs:int, ways:list|None=None) -> dict:
     from seg_imbalance.fit import fit_recipe
     from seg_imbalance.callbacks import WeightAverage
     ss, table, valid, hb, rec = split(data, size, seed, bs)
-    cbs = {k: WeightAverage(**kw, swap=False) for k, kw in WAYS.items()}
+    cbs = {k: WeightAverage(**WAYS[k], swap=False) for k in ways or WAYS}
     learn = fit_recipe(rec, ss, table, valid, steps, bs, seed, quiet=True, cbs=list(cbs.values()), holdback=hb)
     rare, last = learn.rare or None, {k: v.clone() for k, v in learn.model.state_dict().items()}
     out = {'data': 'demo' if data == 'demo' else Path(data).name, 'seed': seed, 'steps': learn.steps, 'recipe': rec.name,
@@ -98,6 +98,7 @@ if __name__ == '__main__':
     p.add_argument('--size', type=int, default=128, help='patch size of a scene folder (the demo: 64)')
     p.add_argument('--bs', type=int, default=16)
     p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--ways', nargs='+', choices=list(WAYS), default=list(WAYS), help='the averages to keep (a smoke run: one)')
     a = p.parse_args()
     if a.threads: import torch; torch.set_num_threads(a.threads)
     out, recs = jsonl_records(a.out)
@@ -106,5 +107,5 @@ if __name__ == '__main__':
     for s in a.seeds:
         if any(r['data'] == name and r['seed'] == s and r['steps_asked'] == a.steps for r in recs): continue
         print(f'{name} seed {s}', flush=True)
-        append_record(out, {**measure(a.data, a.size, s, a.steps, a.bs), 'steps_asked': a.steps, 'run': info}, recs)
+        append_record(out, {**measure(a.data, a.size, s, a.steps, a.bs, a.ways), 'steps_asked': a.steps, 'run': info}, recs)
     print_table(table(recs))
