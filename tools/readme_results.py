@@ -333,6 +333,11 @@ def weight_average_section() -> list[str]:
     body = [[r['data'], r['way'], r['models'], a(r['held-back mIoU']), f(r['Δ held-back']), f(r['Δ held-back rare']),
              f(r['Δ held-back raw']), a(r['eval mIoU']), f(r['Δ eval']), f(r['Δ eval rare'])] for r in rows]
     seeds = {d: ', '.join(str(r['seed']) for r in recs if r['data'] == d) for d in dict.fromkeys(r['data'] for r in recs)}
+    split = [f"{r['data']}: {r['way']} ({f(r['Δ held-back'])} held-back, {f(r['Δ eval'])} evaluation)" for r in rows
+             if r['way'] != 'last' and (r['Δ held-back'][0] > 0) != (r['Δ eval'][0] > 0)]
+    disagree = ("Held-back and evaluation scenes disagree on the sign of the mean Δ mIoU for " + '; '.join(split) +
+                ": a choice made on the held-back scenes, as `train` must make it, does not see that change." if split else
+                "Held-back and evaluation scenes agree on the sign of every mean Δ mIoU.")
     verdict = (f"The rule adopts {', '.join(adopted)}." if adopted else
                "No average passes the rule on both data sets: `train` keeps the last weights, and `WeightAverage` stays a "
                "callback to add by hand.")
@@ -349,7 +354,7 @@ def weight_average_section() -> list[str]:
             "`python benchmarks/weight_average.py --seeds 0 1 2` and `... --data ../shared/data/camvid --seeds 0 1` "
             f"(results `nbs/results/weight_average.jsonl`; measured at {'; '.join(_measured_at([{'measured': r['run']} for r in recs]))}).", '',
             _md(['data', 'way', 'models', 'held-back mIoU (calibrated)', 'Δ held-back', 'Δ held-back rare', 'Δ held-back raw',
-                 'evaluation mIoU', 'Δ evaluation', 'Δ evaluation rare'], body), '', verdict, '']
+                 'evaluation mIoU', 'Δ evaluation', 'Δ evaluation rare'], body), '', verdict + ' ' + disagree, '']
 
 def tta_section() -> list[str]:
     "Test-time flips of saved CamVid `train` runs: none, left-right only (the model's training flips), both"
