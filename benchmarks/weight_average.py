@@ -75,20 +75,15 @@ def table(recs:list) -> list[dict]:
     return rows
 
 def summary(recs:list) -> tuple[list[dict], list[str]]:
-    "Per data set and way: mean ± std over seeds of the scores and of the paired changes against the last weights; the ways the rule adopts"
+    "Per data set and way: mean ± std over seeds of `table`'s scores and paired changes; the ways the rule adopts"
     import numpy as np
     ms = lambda v: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else float('nan'))
-    rows, ok = [], {}
-    for data in dict.fromkeys(r['data'] for r in recs):
-        rs = [r for r in recs if r['data'] == data]
-        for way in rs[0]['ways']:
-            d = lambda part, k='miou': [r['ways'][way][part][k] - r['ways']['last'][part][k] for r in rs]
-            row = {'data': data, 'way': way, 'models': len(rs), 'held-back mIoU': ms([r['ways'][way]['heldback']['miou'] for r in rs]),
-                   'Δ held-back': ms(d('heldback')), 'Δ held-back rare': ms(d('heldback', 'rare_miou')),
-                   'Δ held-back raw': ms(d('heldback_raw')), 'eval mIoU': ms([r['ways'][way]['eval']['miou'] for r in rs]),
-                   'Δ eval': ms(d('eval')), 'Δ eval rare': ms(d('eval', 'rare_miou'))}
-            rows.append(row)
-            if way != 'last': ok[way] = ok.get(way, True) and row['Δ held-back'][0] > 0 and row['Δ held-back rare'][0] >= 0
+    rows, ok, per_seed = [], {}, table(recs)
+    for data, way in dict.fromkeys((r['data'], r['way']) for r in per_seed):
+        g = [r for r in per_seed if r['data'] == data and r['way'] == way]
+        row = {'data': data, 'way': way, 'models': len(g), **{k: ms([r[k] for r in g]) for k in g[0] if k not in ('data', 'seed', 'way')}}
+        rows.append(row)
+        if way != 'last': ok[way] = ok.get(way, True) and row['Δ held-back'][0] > 0 and row['Δ held-back rare'][0] >= 0
     return rows, [w for w, v in ok.items() if v and len({r['data'] for r in recs}) > 1] # both data sets or nothing
 
 if __name__ == '__main__':

@@ -328,8 +328,7 @@ def weight_average_section() -> list[str]:
     if not recs: return []
     sys.path.insert(0, str(root/'benchmarks')); from weight_average import summary
     rows, adopted = summary(recs)
-    f = lambda v: f"{v[0]:+.3f} ± {v[1]:.3f}" if v[1] == v[1] else f"{v[0]:+.3f}"
-    a = lambda v: f"{v[0]:.3f} ± {v[1]:.3f}" if v[1] == v[1] else f"{v[0]:.3f}"
+    f, a = (lambda v: _f(*v, sign='+')), (lambda v: _f(*v))
     body = [[r['data'], r['way'], r['models'], a(r['held-back mIoU']), f(r['Δ held-back']), f(r['Δ held-back rare']),
              f(r['Δ held-back raw']), a(r['eval mIoU']), f(r['Δ eval']), f(r['Δ eval rare'])] for r in rows]
     seeds = {d: ', '.join(str(r['seed']) for r in recs if r['data'] == d) for d in dict.fromkeys(r['data'] for r in recs)}
