@@ -308,22 +308,24 @@ def crossfit_share(samples:list, # one `PixelSample` (or `(logits, labels, weigh
                    codes:list[str]|None=None, # class names for the table
                    **kwargs, # passed to `fit_class_biases` (`grid`, `steps`, `rounds`, `floor`)
                   ) -> pd.DataFrame:
-    "Out-of-fold mIoU change and worst class at each share of the biases; the chosen share in `attrs['share']`"
+    "Out-of-fold mIoU change and worst class per share of the biases; the chosen share, each class's change in `attrs`"
     datas = [s.data() if isinstance(s, PixelSample) else tuple(s) for s in samples]
     if len(datas) < 2: raise ValueError(f"cross-fitting needs at least 2 folds, got {len(datas)}")
     shares = sorted({float(t) for t in shares} | {0.})
     codes = list(codes) if codes is not None else [f'c{i}' for i in range(n_classes)]
     g = _oof_gains(datas, n_classes, ignore_index, shares, dict(max_drop=max_drop, **kwargs))
     keep = counted_classes(n_classes, ignore_index)
-    rows = []
+    rows, per = [], {}
     for t, d in zip(shares, g):
         m = d[:, keep].nanmean(0) # each class's mean change over the folds that hold it
+        per[t] = {codes[k]: float(v) for k, v in zip(keep, m.tolist()) if v == v} # (no entry: absent from every fold)
         ok = ~m.isnan(); w = int(torch.where(ok, m, torch.full_like(m, float('inf'))).argmin()) if ok.any() else 0
         rows.append({'share': t, 'out-of-fold Δ mIoU': float(m[ok].mean()) if ok.any() else 0.,
                      'worst class Δ': float(m[w]) if ok.any() else 0., 'worst class': codes[keep[w]]})
     tab = pd.DataFrame(rows).set_index('share')
     fine = tab[tab['worst class Δ'] >= -max_drop - 1e-12]
-    tab.attrs.update(share=float(fine['out-of-fold Δ mIoU'].idxmax()), folds=len(datas), max_drop=max_drop)
+    tab.attrs.update(share=float(fine['out-of-fold Δ mIoU'].idxmax()), folds=len(datas), max_drop=max_drop,
+                     per_class=per) # per share: each class's out-of-fold IoU change
     return tab
 
 # %% ../nbs/11b_calibrate.ipynb #c043
@@ -362,7 +364,7 @@ def calibrate_learner(learn, # a `Learner` with `seg_info` (or `dls`, from which
     seen = sum(p.seen for p in pss)[counted_classes(n, ign)] # every labelled pixel of each class, not only the sample's
     tab['pixels %'] = 100 * seen / max(int(seen.sum()), 1)
     tab.attrs.update(pixels=len(lab), scenes=_scene_idxs(scenes, idxs), folds=len(pss), folds_by=by,
-                     crossfit=None if cf is None else {**{k: cf.attrs[k] for k in ('share', 'folds', 'max_drop')}, 'by': by,
+                     crossfit=None if cf is None else {**{k: cf.attrs[k] for k in ('share', 'folds', 'max_drop', 'per_class')}, 'by': by,
                               'applied': cf.attrs['share'] if shrink else 1., 'table': cf.reset_index().to_dict('records')})
     return tab
 
