@@ -76,3 +76,18 @@ def test_weight_average_runs(tmp_path):
     assert abs(r['ways']['last']['eval']['miou'] - ref['miou']) < 1e-6
     assert r['ways']['mean last ½']['eval']['iou'] != r['ways']['last']['eval']['iou'] # the average is other weights
     assert '| demo | 0 | mean last ½ |' in printed
+
+
+def test_window_runs(run_dir, tmp_path):
+    out = tmp_path / 'w.jsonl'
+    printed = _run('window.py', '--runs', str(run_dir), '--data', 'demo', '--size', '64', '--factors', '1', '2', '--out', str(out))
+    (r,) = [json.loads(l) for l in out.read_text().splitlines()]
+    s = json.loads((run_dir / 'summary.json').read_text())
+    w1, w2 = r['windows']['1'], r['windows']['2']
+    assert (w1['window'], w2['window']) == (64, 128)
+    assert abs(w1['eval']['miou'] - s['mIoU']) < 1e-6   # the patch window refitted is what `train` stored and scored
+    assert w1['biases'] == pytest.approx(s['calibration']['biases'])
+    assert w2['eval_raw']['iou'] != w1['eval_raw']['iou'] # another window, other predictions
+    assert set(w1['heldback_oof']['iou']) == set(w1['heldback_raw']['iou'])
+    assert '| demo | 0 | 64 |' in printed and '| demo | 0 | 128 |' in printed
+    with pytest.raises(AssertionError, match='must start with 1'): _run('window.py', '--factors', '2', '--out', '')
