@@ -89,7 +89,8 @@ def _parser() -> argparse.ArgumentParser:
                     'pickle runs code: only from a source you trust)')
     pr.add_argument('inputs', nargs='+', help='GeoTIFF, PNG or JPEG files, or folders of them')
     pr.add_argument('--out', default='predict_out', help='output folder (default: predict_out)')
-    pr.add_argument('--size', type=int, default=None, help='window side (default: the training patch size)')
+    pr.add_argument('--size', type=int, default=None, help='window side (default: the training patch size, '
+                    'at which the stored biases were fitted; larger windows scored worse: benchmarks/window.py)')
     pr.add_argument('--overlap', type=float, default=0.25, help='share of a window overlapping the next')
     pr.add_argument('--bs', type=int, default=8, help='windows per forward pass')
     pr.add_argument('--tta', action='store_true', help='also average over flips: those the model trained '

@@ -250,7 +250,8 @@ def _groups_trained_at() -> dict:
 def _trained_at(recs:list) -> list[str]:
     "The training commits of a benchmark's records: a demo model's own (`trained`), a saved CamVid run's from camvid_groups.jsonl"
     trained = _groups_trained_at()
-    return sorted({str(r['trained']['commit'])[:7] for r in recs if r.get('trained')} | {trained.get(r.get('run'), '?') for r in recs if r.get('run')})
+    return sorted({str(r['trained']['commit'])[:7] if (r.get('trained') or {}).get('commit') else trained.get(r.get('run'), '?')
+                   for r in recs if r.get('trained') or r.get('run')})
 
 def crossfit_section() -> list[str]:
     "The biases at full strength against their cross-fitted share: out-of-fold forecast and evaluation, per model"
@@ -354,6 +355,41 @@ def weight_average_section() -> list[str]:
             f"(results `nbs/results/weight_average.jsonl`; measured at {'; '.join(_measured_at([{'measured': r['run']} for r in recs]))}).", '',
             _md(['data', 'way', 'models', 'held-back mIoU (calibrated)', 'Δ held-back', 'Δ held-back rare', 'Δ held-back raw',
                  'evaluation mIoU', 'Δ evaluation', 'Δ evaluation rare'], body), '', verdict + ' ' + disagree, '']
+
+def window_section() -> list[str]:
+    "Inference windows larger than the training patch: held-back scenes (out of fold) decide, evaluation scenes report"
+    recs = _jsonl(root/'nbs/results/window.jsonl')
+    if not recs: return []
+    sys.path.insert(0, str(root/'benchmarks')); from window import summary
+    rows, adopted = summary(recs)
+    f, a = (lambda v: _f(*v, sign='+')), (lambda v: _f(*v))
+    px = {r['data']: r['windows']['1']['window'] for r in recs}
+    body = [[r['data'], f"{r['factor']}× ({r['factor'] * px[r['data']]} px)", r['models'], a(r['held-back oof mIoU']),
+             f(r['Δ held-back oof']), f(r['Δ held-back oof rare']), f(r['Δ held-back raw']), a(r['eval mIoU']),
+             a(r['eval rare mIoU']), f(r['Δ eval']), f(r['Δ eval rare']), f(r['Δ eval raw'])] for r in rows]
+    seeds = {d: ', '.join(str(r['seed']) for r in recs if r['data'] == d) for d in dict.fromkeys(r['data'] for r in recs)}
+    split = [f"{r['data']} {r['factor']}× ({f(r['Δ held-back oof'])} held-back, {f(r['Δ eval'])} evaluation)" for r in rows
+             if r['factor'] != 1 and (r['Δ held-back oof'][0] > 0) != (r['Δ eval'][0] > 0)]
+    disagree = ("Held-back and evaluation scenes disagree on the sign of the mean Δ mIoU for " + '; '.join(split) + '.'
+                if split else "Held-back and evaluation scenes agree on the sign of every mean Δ mIoU.")
+    verdict = (f"The rule adopts a window of {', '.join(f'{x}×' for x in adopted)} the patch." if adopted else
+               "No larger window passes the rule on both data sets: `predict_scene` keeps the training patch as its window.")
+    return ['### Inference windows larger than the training patch', '',
+            "`predict_scene` slides windows of the training patch's side over a scene; a fully convolutional model also "
+            "takes larger ones, where each pixel sees more of its surroundings. Each model of `train`'s default path (the "
+            "demo's recommended recipe at `demo_split`'s split; CamVid `train --recipe auto --steps 300 --size 128 --bs 16`) "
+            "predicts with windows of 1, 2 and 4 times its patch, its biases fitted again at each window on the held-back "
+            "scenes (`calibrate_heldback(size=...)`). Held-back out of fold: each class's raw IoU plus its cross-fitted change "
+            "under biases fitted on the other run of held-back scenes. Δ is paired with the patch window of the same model, "
+            f"mean ± std over models ({'; '.join(f'{d}: seeds {s}' for d, s in seeds.items())}). The rule, fixed before "
+            "measuring: a larger window becomes the default only if its out-of-fold held-back mIoU beats the patch window's "
+            "on average on both data sets without its out-of-fold held-back rare mIoU falling on average on either. Command: "
+            "`python benchmarks/window.py --seeds 0 1 2` and `... --runs DIRS --data ../shared/data/camvid --size 128` "
+            f"(results `nbs/results/window.jsonl`; trained at {', '.join(_trained_at(recs))}; measured at "
+            f"{'; '.join(_measured_at(recs))}).", '',
+            _md(['data', 'window', 'models', 'held-back mIoU (out of fold)', 'Δ held-back (out of fold)',
+                 'Δ held-back rare (out of fold)', 'Δ held-back raw', 'evaluation mIoU', 'evaluation rare mIoU',
+                 'Δ evaluation', 'Δ evaluation rare', 'Δ evaluation raw'], body), '', verdict + ' ' + disagree, '']
 
 def tta_section() -> list[str]:
     "Test-time flips of saved CamVid `train` runs: none, left-right only (the model's training flips), both"
@@ -469,7 +505,7 @@ def block() -> str:
                 f"{'; '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
                 "`nbs/results/demo_ablation.toml`; command: `seg-imbalance ablate nbs/results/demo_ablation.toml --out "
                 "nbs/results/demo_ablation`.", '', md, '', *_mixed_note(d['summary']), _ran(d).strip(), '']
-    out += camvid_train_section() + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
+    out += camvid_train_section() + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
     return '\n'.join(out + [END])
 
 def updated(readme:str) -> str:
