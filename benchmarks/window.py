@@ -65,29 +65,39 @@ def demo_model(d:Path, seed:int, steps:int, bs:int, info:dict):
         save_model(learn, d/'model'); (d/'meta.json').write_text(json.dumps({'steps': learn.steps, 'trained': info}))
     return load_model(d/'model'), ss, valid, hb, list(rec.rare), json.loads((d/'meta.json').read_text())
 
-def table(recs:list) -> list[dict]:
-    "One row per model and window: held-back and evaluation scores, each change paired with the patch window's"
+def paired_table(recs:list, key:str, base:str) -> list[dict]:
+    "One row per model and way of `r[key]`: held-back and evaluation scores, each change paired with way `base`'s"
     rows = []
     for r in recs:
-        base = r['windows']['1']
-        for f, w in r['windows'].items():
-            d = lambda part, k='miou': None if w[part][k] is None else w[part][k] - base[part][k]
-            rows.append({'data': r['data'], 'seed': r['seed'], 'window': w['window'], 'held-back oof mIoU': w['heldback_oof']['miou'],
+        b = r[key][base]
+        for way, w in r[key].items():
+            d = lambda part, k='miou': None if w[part][k] is None else w[part][k] - b[part][k]
+            rows.append({'data': r['data'], 'seed': r['seed'], 'way': way, 'held-back oof mIoU': w['heldback_oof']['miou'],
                          'Δ held-back oof': d('heldback_oof'), 'Δ held-back oof rare': d('heldback_oof', 'rare_miou'),
                          'Δ held-back raw': d('heldback_raw'), 'eval mIoU': w['eval']['miou'], 'eval rare mIoU': w['eval']['rare_miou'],
-                         'Δ eval': d('eval'), 'Δ eval rare': d('eval', 'rare_miou'), 'Δ eval raw': d('eval_raw'), 'factor': int(f)})
+                         'Δ eval': d('eval'), 'Δ eval rare': d('eval', 'rare_miou'), 'Δ eval raw': d('eval_raw')})
     return rows
+
+def paired_summary(rows:list, base:str) -> tuple[list[dict], list]:
+    "Per data set and way: mean ± std over models of `paired_table`'s scores and changes; the ways the rule adopts"
+    ms = lambda v: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else float('nan'))
+    out, ok = [], {}
+    for data, way in dict.fromkeys((r['data'], r['way']) for r in rows):
+        g = [r for r in rows if r['data'] == data and r['way'] == way]
+        out.append({'data': data, 'way': way, 'models': len(g),
+                    **{k: ms([r[k] for r in g]) for k in g[0] if k not in ('data', 'seed', 'way', 'window') and g[0][k] is not None}})
+        if way != base: ok[way] = ok.get(way, True) and out[-1]['Δ held-back oof'][0] > 0 and out[-1]['Δ held-back oof rare'][0] >= 0
+    return out, [w for w, v in ok.items() if v and len({r['data'] for r in rows}) > 1] # both data sets or nothing
+
+def table(recs:list) -> list[dict]:
+    "One row per model and window, each change paired with the patch window's"
+    return [{**r, 'factor': int(r['way']), 'window': rec['windows'][r['way']]['window']}
+            for rec in recs for r in paired_table([rec], 'windows', '1')]
 
 def summary(recs:list) -> tuple[list[dict], list[int]]:
     "Per data set and factor: mean ± std over models of `table`'s scores and paired changes; the factors the rule adopts"
-    ms = lambda v: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else float('nan'))
-    rows, ok, per = [], {}, table(recs)
-    for data, f in dict.fromkeys((r['data'], r['factor']) for r in per):
-        g = [r for r in per if r['data'] == data and r['factor'] == f]
-        rows.append({'data': data, 'factor': f, 'models': len(g),
-                     **{k: ms([r[k] for r in g]) for k in g[0] if k not in ('data', 'seed', 'factor', 'window') and g[0][k] is not None}})
-        if f != 1: ok[f] = ok.get(f, True) and rows[-1]['Δ held-back oof'][0] > 0 and rows[-1]['Δ held-back oof rare'][0] >= 0
-    return rows, [f for f, v in ok.items() if v and len({r['data'] for r in recs}) > 1] # both data sets or nothing
+    rows, adopted = paired_summary(paired_table(recs, 'windows', '1'), '1')
+    return [{'factor': int(r['way']), **{k: v for k, v in r.items() if k != 'way'}} for r in rows], [int(f) for f in adopted]
 
 if __name__ == '__main__':
     p = parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/window.jsonl')

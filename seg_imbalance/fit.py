@@ -18,6 +18,7 @@ from .models import AutocastCallback, encoder_norm_stats
 from .learner import seg_learner
 from .callbacks import HardExampleMining
 from .interpret import evaluate_scenes
+from .stitch import _info, _to_input, _evaluating
 from .calibrate import calibrate_learner
 from .recipe import Recipe, RECIPES, CLASS_WEIGHT_SCHEMES, SAMPLE_WEIGHT_SCHEMES, get_recipe, recipe_rare, recipe_loss
 from fastai.callback.core import Callback, CancelValidException
@@ -27,7 +28,7 @@ from fastcore.basics import noop
 
 # %% auto #0
 __all__ = ['SkipValidation', 'HistoryCallback', 'CheckpointCallback', 'load_checkpoint', 'heldback_scenes', 'evaluate_heldback',
-           'calibrate_heldback', 'distributed_fit', 'fit_recipe', 'scene_record', 'run_recipe']
+           'calibrate_heldback', 'distributed_fit', 'fit_recipe', 'scene_record', 'run_recipe', 'natural_bn_stats']
 
 # %% ../nbs/11c_fit.ipynb #c020
 def _budget(n_train:int, steps:int, bs:int, per:int|None=None) -> tuple[int, int]:
@@ -344,3 +345,27 @@ def run_recipe(recipe, scenes:SceneSet, table:pd.DataFrame, valid_scenes:list[in
                                                'crossfit': cal.attrs.get('crossfit'), 'seconds': round(calibrate_s, 1)}
     rec = scene_record(tab, rare=rare, steps=learn.steps, train_s=train_s, recipe=dataclasses.asdict(learn.recipe), **more)
     return {'record': rec, 'learn': learn, 'table': tab, 'history': learn.history}
+
+# %% ../nbs/11c_fit.ipynb #nb02
+def natural_bn_stats(learn, # a `Learner` (anything with `.model` and `.seg_info` or `.dls`)
+                     scenes:SceneSet, # the scenes `rows` index
+                     rows:pd.DataFrame, # patch rows (`crop.tile`) to draw from: the training rows
+                     batches:int=50, bs:int=16, seed:int=0, # batches of `bs` patches drawn uniformly without replacement
+                     device=None) -> int: # default: the model's device
+    "Re-estimate every BatchNorm's running mean and variance over patches drawn uniformly from `rows`; the patches used"
+    bns = [m for m in learn.model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not len(rows): raise ValueError("natural_bn_stats: no patch rows to draw from")
+    size = rows[['h', 'w']].value_counts().idxmax(); rows = rows[(rows.h == size[0]) & (rows.w == size[1])] # one patch size
+    info, bs = _info(learn), positive_int(bs, 'bs')
+    pick = rows.iloc[np.random.default_rng(seed).permutation(len(rows))[:positive_int(batches, 'batches') * bs]]
+    moms = [m.momentum for m in bns]
+    with _evaluating(learn.model, device) as dev:
+        for m in bns: m.reset_running_stats(); m.momentum = None; m.train() # a cumulative average over the batches
+        try:
+            for i in range(0, len(pick), bs):
+                crops = [scenes[s].read_image((y, x, h, w)) for s, y, x, h, w in pick.iloc[i:i + bs][['scene', 'y', 'x', 'h', 'w']].itertuples(index=False)]
+                learn.model(_to_input(np.stack(crops), info, dev))
+        finally:
+            for m, mo in zip(bns, moms): m.momentum = mo
+    return len(pick)
+
