@@ -64,7 +64,7 @@ if __name__ == '__main__':
             from crossfit import load_run
             from seg_imbalance.experiments import load_data
             model, ss, valid, hb, sm = load_run(run, a.data, a.size); rare = sm.get('rare')
-            tab = load_data({'source': str(Path(a.data).resolve()), 'size': a.size, 'valid_pct': 0.2})[1]
+            tab = load_data({'source': a.data if a.data == 'demo' else str(Path(a.data).resolve()), 'size': a.size, 'valid_pct': 0.2})[1]
             r = {'data': Path(a.data).name, 'run': run.name, 'seed': sm.get('seed'), 'steps': sm.get('steps'),
                  'recipe': sm.get('recipe'), 'trained': {'commit': a.trained}}
         append_record(out, {**r, 'rare': rare, 'batches': a.batches, **measure(model, ss, tab, valid, hb, rare, a.batches, s),

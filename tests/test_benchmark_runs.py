@@ -91,3 +91,14 @@ def test_window_runs(run_dir, tmp_path):
     assert set(w1['heldback_oof']['iou']) == set(w1['heldback_raw']['iou'])
     assert '| demo | 0 | 64 |' in printed and '| demo | 0 | 128 |' in printed
     with pytest.raises(AssertionError, match='must start with 1'): _run('window.py', '--factors', '2', '--out', '')
+
+
+def test_natural_bn_runs(run_dir, tmp_path):
+    out = tmp_path / 'n.jsonl'
+    printed = _run('natural_bn.py', '--runs', str(run_dir), '--data', 'demo', '--size', '64', '--batches', '2', '--out', str(out))
+    (r,) = [json.loads(l) for l in out.read_text().splitlines()]
+    s = json.loads((run_dir / 'summary.json').read_text())
+    assert list(r['ways']) == ['running', 'natural'] and r['patches'] == 32
+    assert abs(r['ways']['running']['eval']['miou'] - s['mIoU']) < 1e-6  # the model as `train` left it
+    assert r['ways']['natural']['eval_raw']['iou'] != r['ways']['running']['eval_raw']['iou'] # other statistics, other predictions
+    assert '| demo | 0 | running |' in printed and '| demo | 0 | natural |' in printed
