@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import parser, run_info, print_table, jsonl_records, append_record
-from window import windows, demo_model, paired_table, paired_summary
+from window import windows, paired_table, paired_summary, model_args, each_model
 
 def train_rows(table, valid, hb):
     "The patch rows `train` trained on: outside the evaluation scenes and the held-back part"
@@ -38,35 +38,12 @@ def table(recs:list) -> list[dict]: return paired_table(recs, 'ways', 'running')
 def summary(recs:list) -> tuple[list[dict], list[str]]: return paired_summary(table(recs), 'running')
 
 if __name__ == '__main__':
-    p = parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/natural_bn.jsonl')
+    p = model_args(parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/natural_bn.jsonl'))
     p.add_argument('--batches', type=int, default=50, help='batches of 16 training patches the statistics are taken over')
-    p.add_argument('--steps', type=int, default=300)
-    p.add_argument('--models', default='/tmp/window_models', help="where the demo models are kept (window.py's)")
-    p.add_argument('--runs', nargs='+', default=None, help='`train` output folders to measure instead of the demo')
-    p.add_argument('--data', default=None, help='with --runs: the scene folder they trained on')
-    p.add_argument('--size', type=int, default=128, help='with --runs: their patch size')
-    p.add_argument('--trained', default=None, help='with --runs: the commit they trained at')
-    p.add_argument('--threads', type=int, default=None)
     a = p.parse_args()
-    if a.threads: import torch; torch.set_num_threads(a.threads)
     out, recs = jsonl_records(a.out)
     info = run_info('cpu') # once: a commit made while this runs does not split its models across commits
-    for run, s in [(Path(r), None) for r in a.runs] if a.runs else [(None, s) for s in a.seeds]:
-        if any(r.get('run') == run.name if run else r['data'] == 'demo' and r['seed'] == s and r['steps_asked'] == a.steps
-               for r in recs): continue
-        print(run or f'demo seed {s}', flush=True)
-        if run is None:
-            from weight_average import split
-            model, ss, valid, hb, rare, meta = demo_model(Path(a.models)/f'seed{s}_steps{a.steps}', s, a.steps, 16, info)
-            _, tab, _, hb, _ = split('demo', 64, s, 16)
-            r = {'data': 'demo', 'seed': s, 'steps_asked': a.steps, 'steps': meta['steps'], 'trained': meta['trained']}
-        else:
-            from crossfit import load_run
-            from seg_imbalance.experiments import load_data
-            model, ss, valid, hb, sm = load_run(run, a.data, a.size); rare = sm.get('rare')
-            tab = load_data({'source': a.data if a.data == 'demo' else str(Path(a.data).resolve()), 'size': a.size, 'valid_pct': 0.2})[1]
-            r = {'data': Path(a.data).name, 'run': run.name, 'seed': sm.get('seed'), 'steps': sm.get('steps'),
-                 'recipe': sm.get('recipe'), 'trained': {'commit': a.trained}}
-        append_record(out, {**r, 'rare': rare, 'batches': a.batches, **measure(model, ss, tab, valid, hb, rare, a.batches, s),
+    for r, model, ss, tab, valid, hb, rare in each_model(a, recs, info, table=True):
+        append_record(out, {**r, 'rare': rare, 'batches': a.batches, **measure(model, ss, tab, valid, hb, rare, a.batches, r['seed']),
                             'measured': info}, recs)
     print_table(table(recs))

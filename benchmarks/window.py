@@ -55,7 +55,7 @@ def windows(model, ss, valid, hb, rare, factors) -> dict:
     return out
 
 def demo_model(d:Path, seed:int, steps:int, bs:int, info:dict):
-    "The demo's default-recipe model of `seed` (trained and saved in `d` when missing), its data, and the training facts"
+    "The demo's default-recipe model of `seed` (trained and saved in `d` when missing), its data and split, the training facts"
     from weight_average import split
     from seg_imbalance.fit import fit_recipe
     from seg_imbalance.predict import save_model, load_model
@@ -63,7 +63,7 @@ def demo_model(d:Path, seed:int, steps:int, bs:int, info:dict):
     if not (d/'meta.json').exists():
         learn = fit_recipe(rec, ss, table, valid, steps, bs, seed, quiet=True, holdback=hb)
         save_model(learn, d/'model'); (d/'meta.json').write_text(json.dumps({'steps': learn.steps, 'trained': info}))
-    return load_model(d/'model'), ss, valid, hb, list(rec.rare), json.loads((d/'meta.json').read_text())
+    return load_model(d/'model'), ss, table, valid, hb, list(rec.rare), json.loads((d/'meta.json').read_text())
 
 def paired_table(recs:list, key:str, base:str) -> list[dict]:
     "One row per model and way of `r[key]`: held-back and evaluation scores, each change paired with way `base`'s"
@@ -91,7 +91,7 @@ def paired_summary(rows:list, base:str) -> tuple[list[dict], list]:
 
 def table(recs:list) -> list[dict]:
     "One row per model and window, each change paired with the patch window's"
-    return [{**r, 'factor': int(r['way']), 'window': rec['windows'][r['way']]['window']}
+    return [{**{k: v for k, v in r.items() if k != 'way'}, 'factor': int(r['way']), 'window': rec['windows'][r['way']]['window']}
             for rec in recs for r in paired_table([rec], 'windows', '1')]
 
 def summary(recs:list) -> tuple[list[dict], list[int]]:
@@ -99,33 +99,44 @@ def summary(recs:list) -> tuple[list[dict], list[int]]:
     rows, adopted = paired_summary(paired_table(recs, 'windows', '1'), '1')
     return [{'factor': int(r['way']), **{k: v for k, v in r.items() if k != 'way'}} for r in rows], [int(f) for f in adopted]
 
-if __name__ == '__main__':
-    p = parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/window.jsonl')
-    p.add_argument('--factors', type=int, nargs='+', default=[1, 2, 4], help='windows as multiples of the patch side (1 first)')
+def model_args(p):
+    "The flags of the benchmarks that measure `train`'s default models: the demo's seeds, or saved `train` runs"
     p.add_argument('--steps', type=int, default=300)
-    p.add_argument('--bs', type=int, default=16)
     p.add_argument('--models', default='/tmp/window_models', help='where the demo models are kept')
     p.add_argument('--runs', nargs='+', default=None, help='`train` output folders to measure instead of the demo')
     p.add_argument('--data', default=None, help='with --runs: the scene folder they trained on')
     p.add_argument('--size', type=int, default=128, help='with --runs: their patch size')
     p.add_argument('--trained', default=None, help='with --runs: the commit they trained at')
     p.add_argument('--threads', type=int, default=None)
-    a = p.parse_args()
-    if a.factors[0] != 1: raise SystemExit('--factors must start with 1 (the patch window every change is paired with)')
+    return p
+
+def each_model(a, recs:list, info:dict, table:bool=False):
+    "`(record head, model, scenes, patch table (with `table`), evaluation scenes, held-back part, rare)` of each model not in `recs`"
     if a.threads: import torch; torch.set_num_threads(a.threads)
-    out, recs = jsonl_records(a.out)
-    info = run_info('cpu') # once: a commit made while this runs does not split its models across commits
     for run, s in [(Path(r), None) for r in a.runs] if a.runs else [(None, s) for s in a.seeds]:
         if any(r.get('run') == run.name if run else r['data'] == 'demo' and r['seed'] == s and r['steps_asked'] == a.steps
                for r in recs): continue
         print(run or f'demo seed {s}', flush=True)
         if run is None:
-            model, ss, valid, hb, rare, meta = demo_model(Path(a.models)/f'seed{s}_steps{a.steps}', s, a.steps, a.bs, info)
-            r = {'data': 'demo', 'seed': s, 'steps_asked': a.steps, 'steps': meta['steps'], 'trained': meta['trained']}
-        else:
-            from crossfit import load_run
-            model, ss, valid, hb, sm = load_run(run, a.data, a.size); rare = sm.get('rare')
-            r = {'data': Path(a.data).name, 'run': run.name, 'seed': sm.get('seed'), 'steps': sm.get('steps'),
-                 'recipe': sm.get('recipe'), 'trained': {'commit': a.trained}}
+            model, ss, tab, valid, hb, rare, meta = demo_model(Path(a.models)/f'seed{s}_steps{a.steps}', s, a.steps, 16, info)
+            yield ({'data': 'demo', 'seed': s, 'steps_asked': a.steps, 'steps': meta['steps'], 'trained': meta['trained']},
+                   model, ss, tab, valid, hb, rare)
+            continue
+        from crossfit import load_run
+        from seg_imbalance.experiments import load_data
+        model, ss, valid, hb, sm = load_run(run, a.data, a.size)
+        src = a.data if a.data == 'demo' else str(Path(a.data).resolve())
+        tab = load_data({'source': src, 'size': a.size, 'valid_pct': 0.2})[1] if table else None
+        yield ({'data': Path(a.data).name, 'run': run.name, 'seed': sm.get('seed'), 'steps': sm.get('steps'),
+                'recipe': sm.get('recipe'), 'trained': {'commit': a.trained}}, model, ss, tab, valid, hb, sm.get('rare'))
+
+if __name__ == '__main__':
+    p = model_args(parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/window.jsonl'))
+    p.add_argument('--factors', type=int, nargs='+', default=[1, 2, 4], help='windows as multiples of the patch side (1 first)')
+    a = p.parse_args()
+    if a.factors[0] != 1: raise SystemExit('--factors must start with 1 (the patch window every change is paired with)')
+    out, recs = jsonl_records(a.out)
+    info = run_info('cpu') # once: a commit made while this runs does not split its models across commits
+    for r, model, ss, _, valid, hb, rare in each_model(a, recs, info):
         append_record(out, {**r, 'rare': rare, 'windows': windows(model, ss, valid, hb, rare, a.factors), 'measured': info}, recs)
     print_table(table(recs))

@@ -356,22 +356,30 @@ def weight_average_section() -> list[str]:
             _md(['data', 'way', 'models', 'held-back mIoU (calibrated)', 'Δ held-back', 'Δ held-back rare', 'Δ held-back raw',
                  'evaluation mIoU', 'Δ evaluation', 'Δ evaluation rare'], body), '', verdict + ' ' + disagree, '']
 
+_PAIRED_COLS = ['models', 'held-back mIoU (out of fold)', 'Δ held-back (out of fold)', 'Δ held-back rare (out of fold)',
+                'Δ held-back raw', 'evaluation mIoU', 'evaluation rare mIoU', 'Δ evaluation', 'Δ evaluation rare', 'Δ evaluation raw']
+
+def _paired(rows:list, label, base) -> tuple[list, str]:
+    "`window.paired_summary` rows as table rows (after `label(row)`), and where held-back and evaluation disagree in sign"
+    f, a = (lambda v: _f(*v, sign='+')), (lambda v: _f(*v))
+    body = [[r['data'], label(r), r['models'], a(r['held-back oof mIoU']), f(r['Δ held-back oof']), f(r['Δ held-back oof rare']),
+             f(r['Δ held-back raw']), a(r['eval mIoU']), a(r['eval rare mIoU']), f(r['Δ eval']), f(r['Δ eval rare']),
+             f(r['Δ eval raw'])] for r in rows]
+    split = [f"{r['data']} {label(r)} ({f(r['Δ held-back oof'])} held-back, {f(r['Δ eval'])} evaluation)" for r in rows
+             if not base(r) and (r['Δ held-back oof'][0] > 0) != (r['Δ eval'][0] > 0)]
+    return body, ("Held-back and evaluation scenes disagree on the sign of the mean Δ mIoU for " + '; '.join(split) + '.'
+                  if split else "Held-back and evaluation scenes agree on the sign of every mean Δ mIoU.")
+
+def _seeds(recs:list) -> str:
+    return '; '.join(f"{d}: seeds {', '.join(str(r['seed']) for r in recs if r['data'] == d)}" for d in dict.fromkeys(r['data'] for r in recs))
+
 def window_section() -> list[str]:
     "Inference windows larger than the training patch: held-back scenes (out of fold) decide, evaluation scenes report"
     recs = _jsonl(root/'nbs/results/window.jsonl')
     if not recs: return []
     sys.path.insert(0, str(root/'benchmarks')); from window import summary
-    rows, adopted = summary(recs)
-    f, a = (lambda v: _f(*v, sign='+')), (lambda v: _f(*v))
-    px = {r['data']: r['windows']['1']['window'] for r in recs}
-    body = [[r['data'], f"{r['factor']}× ({r['factor'] * px[r['data']]} px)", r['models'], a(r['held-back oof mIoU']),
-             f(r['Δ held-back oof']), f(r['Δ held-back oof rare']), f(r['Δ held-back raw']), a(r['eval mIoU']),
-             a(r['eval rare mIoU']), f(r['Δ eval']), f(r['Δ eval rare']), f(r['Δ eval raw'])] for r in rows]
-    seeds = {d: ', '.join(str(r['seed']) for r in recs if r['data'] == d) for d in dict.fromkeys(r['data'] for r in recs)}
-    split = [f"{r['data']} {r['factor']}× ({f(r['Δ held-back oof'])} held-back, {f(r['Δ eval'])} evaluation)" for r in rows
-             if r['factor'] != 1 and (r['Δ held-back oof'][0] > 0) != (r['Δ eval'][0] > 0)]
-    disagree = ("Held-back and evaluation scenes disagree on the sign of the mean Δ mIoU for " + '; '.join(split) + '.'
-                if split else "Held-back and evaluation scenes agree on the sign of every mean Δ mIoU.")
+    rows, adopted = summary(recs); px = {r['data']: r['windows']['1']['window'] for r in recs}
+    body, disagree = _paired(rows, lambda r: f"{r['factor']}× ({r['factor'] * px[r['data']]} px)", lambda r: r['factor'] == 1)
     verdict = (f"The rule adopts a window of {', '.join(f'{x}×' for x in adopted)} the patch." if adopted else
                "No larger window passes the rule on both data sets: `predict_scene` keeps the training patch as its window.")
     return ['### Inference windows larger than the training patch', '',
@@ -381,15 +389,36 @@ def window_section() -> list[str]:
             "predicts with windows of 1, 2 and 4 times its patch, its biases fitted again at each window on the held-back "
             "scenes (`calibrate_heldback(size=...)`). Held-back out of fold: each class's raw IoU plus its cross-fitted change "
             "under biases fitted on the other run of held-back scenes. Δ is paired with the patch window of the same model, "
-            f"mean ± std over models ({'; '.join(f'{d}: seeds {s}' for d, s in seeds.items())}). The rule, fixed before "
+            f"mean ± std over models ({_seeds(recs)}). The rule, fixed before "
             "measuring: a larger window becomes the default only if its out-of-fold held-back mIoU beats the patch window's "
             "on average on both data sets without its out-of-fold held-back rare mIoU falling on average on either. Command: "
             "`python benchmarks/window.py --seeds 0 1 2` and `... --runs DIRS --data ../shared/data/camvid --size 128` "
             f"(results `nbs/results/window.jsonl`; trained at {', '.join(_trained_at(recs))}; measured at "
             f"{'; '.join(_measured_at(recs))}).", '',
-            _md(['data', 'window', 'models', 'held-back mIoU (out of fold)', 'Δ held-back (out of fold)',
-                 'Δ held-back rare (out of fold)', 'Δ held-back raw', 'evaluation mIoU', 'evaluation rare mIoU',
-                 'Δ evaluation', 'Δ evaluation rare', 'Δ evaluation raw'], body), '', verdict + ' ' + disagree, '']
+            _md(['data', 'window', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
+
+def natural_bn_section() -> list[str]:
+    "BatchNorm statistics of uniformly drawn training patches against the sampler's: held-back scenes decide"
+    recs = _jsonl(root/'nbs/results/natural_bn.jsonl')
+    if not recs: return []
+    sys.path.insert(0, str(root/'benchmarks')); from natural_bn import summary
+    rows, adopted = summary(recs)
+    body, disagree = _paired(rows, lambda r: r['way'], lambda r: r['way'] == 'running')
+    verdict = ("The rule adopts the natural statistics: `train` re-estimates them before calibrating." if adopted else
+               "The natural statistics do not pass the rule on both data sets: `train` keeps the running statistics, and "
+               "`fit.natural_bn_stats` stays a function to call by hand.")
+    return ["### BatchNorm statistics of the scenes' own class mix", '',
+            "`train`'s default recipe draws patches by class (repeat-factor sampling, class-balanced batches), so its "
+            "BatchNorm layers keep the running statistics of that drawn mix. `natural` re-estimates them, weights fixed, over "
+            f"{recs[0]['batches']} batches of 16 training patches drawn uniformly (`fit.natural_bn_stats`); `running` is the "
+            "model as trained (the models of the section above). Each way is calibrated on the held-back scenes and scored "
+            "as above; Δ is paired with `running` of the same model, mean ± std over models "
+            f"({_seeds(recs)}). The rule, fixed before measuring: `natural` becomes `train`'s default only if its out-of-fold "
+            "held-back mIoU beats `running` on average on both data sets without its out-of-fold held-back rare mIoU falling "
+            "on average on either. Command: `python benchmarks/natural_bn.py --seeds 0 1 2` and `... --runs DIRS --data "
+            f"../shared/data/camvid --size 128` (results `nbs/results/natural_bn.jsonl`; trained at "
+            f"{', '.join(_trained_at(recs))}; measured at {'; '.join(_measured_at(recs))}).", '',
+            _md(['data', 'statistics', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
 
 def tta_section() -> list[str]:
     "Test-time flips of saved CamVid `train` runs: none, left-right only (the model's training flips), both"
@@ -505,7 +534,7 @@ def block() -> str:
                 f"{'; '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
                 "`nbs/results/demo_ablation.toml`; command: `seg-imbalance ablate nbs/results/demo_ablation.toml --out "
                 "nbs/results/demo_ablation`.", '', md, '', *_mixed_note(d['summary']), _ran(d).strip(), '']
-    out += camvid_train_section() + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
+    out += camvid_train_section() + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + natural_bn_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
     return '\n'.join(out + [END])
 
 def updated(readme:str) -> str:
