@@ -373,6 +373,12 @@ def _paired(rows:list, label, base) -> tuple[list, str]:
 def _seeds(recs:list) -> str:
     return '; '.join(f"{d}: seeds {', '.join(str(r['seed']) for r in recs if r['data'] == d)}" for d in dict.fromkeys(r['data'] for r in recs))
 
+def _default_models_source(name:str, recs:list) -> str:
+    "The command and results file of a benchmark over `train`'s default models (`window.each_model`), with commits and devices"
+    return (f"Command: `python benchmarks/{name}.py --seeds 0 1 2` and `... --runs DIRS --data ../shared/data/camvid --size 128` "
+            f"(results `nbs/results/{name}.jsonl`; trained at {', '.join(_trained_at(recs))}; measured at "
+            f"{'; '.join(_measured_at(recs))}).")
+
 def window_section() -> list[str]:
     "Inference windows larger than the training patch: held-back scenes (out of fold) decide, evaluation scenes report"
     recs = _jsonl(root/'nbs/results/window.jsonl')
@@ -391,10 +397,8 @@ def window_section() -> list[str]:
             "under biases fitted on the other run of held-back scenes. Δ is paired with the patch window of the same model, "
             f"mean ± std over models ({_seeds(recs)}). The rule, fixed before "
             "measuring: a larger window becomes the default only if its out-of-fold held-back mIoU beats the patch window's "
-            "on average on both data sets without its out-of-fold held-back rare mIoU falling on average on either. Command: "
-            "`python benchmarks/window.py --seeds 0 1 2` and `... --runs DIRS --data ../shared/data/camvid --size 128` "
-            f"(results `nbs/results/window.jsonl`; trained at {', '.join(_trained_at(recs))}; measured at "
-            f"{'; '.join(_measured_at(recs))}).", '',
+            "on average on both data sets without its out-of-fold held-back rare mIoU falling on average on either. "
+            + _default_models_source('window', recs), '',
             _md(['data', 'window', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
 
 def natural_bn_section() -> list[str]:
@@ -415,9 +419,7 @@ def natural_bn_section() -> list[str]:
             "as above; Δ is paired with `running` of the same model, mean ± std over models "
             f"({_seeds(recs)}). The rule, fixed before measuring: `natural` becomes `train`'s default only if its out-of-fold "
             "held-back mIoU beats `running` on average on both data sets without its out-of-fold held-back rare mIoU falling "
-            "on average on either. Command: `python benchmarks/natural_bn.py --seeds 0 1 2` and `... --runs DIRS --data "
-            f"../shared/data/camvid --size 128` (results `nbs/results/natural_bn.jsonl`; trained at "
-            f"{', '.join(_trained_at(recs))}; measured at {'; '.join(_measured_at(recs))}).", '',
+            "on average on either. " + _default_models_source('natural_bn', recs), '',
             _md(['data', 'statistics', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
 
 def tta_section() -> list[str]:
