@@ -7,8 +7,8 @@
 `train`'s default recipe draws its patches by class (repeat-factor sampling, class-balanced batches), so BatchNorm's
 running statistics are those of the drawn mix, while the scenes to predict hold the natural one. For each model of
 `train`'s default path, `running` is the model as trained and `natural` the same weights with every BatchNorm's
-statistics re-estimated over `--batches` batches of 16 training patches drawn uniformly (`fit.natural_bn_stats`; the
-training rows only: never held-back or evaluation ones). Each way is calibrated on the held-back scenes and scored as
+statistics re-estimated over `--batches` batches of 16 training patches drawn uniformly, or all of them where there are
+fewer (`fit.natural_bn_stats`; the training rows only: never held-back or evaluation ones). Each way is calibrated on the held-back scenes and scored as
 `window.py` scores its patch window: held-back out of fold (each class's raw IoU plus its cross-fitted change under the
 biases), evaluation scenes raw and calibrated. The rule, fixed before measuring: `natural` becomes `train`'s default
 only if its out-of-fold held-back mIoU beats `running` on average on both data sets and its out-of-fold held-back rare

@@ -408,13 +408,15 @@ def natural_bn_section() -> list[str]:
     sys.path.insert(0, str(root/'benchmarks')); from natural_bn import summary
     rows, adopted = summary(recs)
     body, disagree = _paired(rows, lambda r: r['way'], lambda r: r['way'] == 'running')
+    n_used = '; '.join(f"{d}: {', '.join(sorted({str(r['patches']) for r in recs if r['data'] == d}))} patches" for d in dict.fromkeys(r['data'] for r in recs))
     verdict = ("The rule adopts the natural statistics: `train` re-estimates them before calibrating." if adopted else
                "The natural statistics do not pass the rule on both data sets: `train` keeps the running statistics, and "
                "`fit.natural_bn_stats` stays a function to call by hand.")
     return ["### BatchNorm statistics of the scenes' own class mix", '',
             "`train`'s default recipe draws patches by class (repeat-factor sampling, class-balanced batches), so its "
             "BatchNorm layers keep the running statistics of that drawn mix. `natural` re-estimates them, weights fixed, over "
-            f"{recs[0]['batches']} batches of 16 training patches drawn uniformly (`fit.natural_bn_stats`); `running` is the "
+            f"{recs[0]['batches']} batches of 16 training patches drawn uniformly, or all of them where there are fewer "
+            f"({n_used}) (`fit.natural_bn_stats`); `running` is the "
             "model as trained (the models of the section above). Each way is calibrated on the held-back scenes and scored "
             "as above; Δ is paired with `running` of the same model, mean ± std over models "
             f"({_seeds(recs)}). The rule, fixed before measuring: `natural` becomes `train`'s default only if its out-of-fold "
