@@ -91,7 +91,8 @@ def paired_summary(rows:list, base:str) -> tuple[list[dict], list]:
 
 def table(recs:list) -> list[dict]:
     "One row per model and window, each change paired with the patch window's"
-    return [{**{k: v for k, v in r.items() if k != 'way'}, 'factor': int(r['way']), 'window': rec['windows'][r['way']]['window']}
+    return [{'data': r['data'], 'seed': r['seed'], 'window': rec['windows'][r['way']]['window'], 'factor': int(r['way']),
+             **{k: v for k, v in r.items() if k not in ('data', 'seed', 'way')}}
             for rec in recs for r in paired_table([rec], 'windows', '1')]
 
 def summary(recs:list) -> tuple[list[dict], list[int]]:
