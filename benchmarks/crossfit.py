@@ -51,14 +51,14 @@ def measure_demo(d:Path, seed:int) -> dict:
     return {'data': 'demo', 'seed': seed, 'rare': rare, 'baseline': {'miou': base.attrs['summary']['mIoU'],
             'rare_miou': base.attrs['summary']['rare_miou']}, **_ways(model, ss, valid, hb, rare, base)}
 
-def load_run(run:Path, data:str, size:int) -> tuple:
-    "A saved `train` output: its model, the scenes, its evaluation scenes, its held-back part and its summary"
+def load_run(run:Path, data:str, size:int, with_table:bool=False) -> tuple:
+    "A saved `train` output: its model, the scenes, its evaluation scenes, its held-back part, its summary (and the patch table)"
     from seg_imbalance.experiments import load_data
     from seg_imbalance.predict import load_model
     s = json.loads((run/'summary.json').read_text())
     hb = s['holdback'] if isinstance(s['holdback'], dict) else ast.literal_eval(s['holdback'])
-    ss, *_ = load_data({'source': data if data == 'demo' else str(Path(data).resolve()), 'size': size, 'valid_pct': 0.2})
-    return load_model(run/'model.pkl'), ss, s['valid_scenes'], _heldback(hb), s
+    ss, table, *_ = load_data({'source': data if data == 'demo' else str(Path(data).resolve()), 'size': size, 'valid_pct': 0.2})
+    return (load_model(run/'model.pkl'), ss, s['valid_scenes'], _heldback(hb), s) + ((table,) if with_table else ())
 
 def measure_run(run:Path, data:str, size:int) -> dict:
     model, ss, valid, hb, s = load_run(run, data, size)

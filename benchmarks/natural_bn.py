@@ -43,7 +43,7 @@ if __name__ == '__main__':
     a = p.parse_args()
     out, recs = jsonl_records(a.out)
     info = run_info('cpu') # once: a commit made while this runs does not split its models across commits
-    for r, model, ss, tab, valid, hb, rare in each_model(a, recs, info, table=True):
+    for r, model, ss, tab, valid, hb, rare in each_model(a, recs, info):
         append_record(out, {**r, 'rare': rare, 'batches': a.batches, **measure(model, ss, tab, valid, hb, rare, a.batches, r['seed']),
                             'measured': info}, recs)
     print_table(table(recs))

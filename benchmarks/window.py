@@ -33,7 +33,7 @@ def _s(iou:dict, rare) -> dict:
 
 def _oof(raw:dict, cal, rare) -> dict:
     "Held-back scores out of fold: each class's raw IoU plus its cross-fitted change at full strength (none: raw)"
-    cf = cal.attrs.get('crossfit'); g = {} if cf is None else {k: v for t, v in cf['per_class'].items() if float(t) == 1. for k, v in v.items()}
+    cf = cal.attrs.get('crossfit'); g = {} if cf is None else next(v for t, v in cf['per_class'].items() if float(t) == 1.)
     return _s({k: v + g.get(k, 0.) for k, v in raw['iou'].items()}, rare)
 
 def windows(model, ss, valid, hb, rare, factors) -> dict:
@@ -111,8 +111,8 @@ def model_args(p):
     p.add_argument('--threads', type=int, default=None)
     return p
 
-def each_model(a, recs:list, info:dict, table:bool=False):
-    "`(record head, model, scenes, patch table (with `table`), evaluation scenes, held-back part, rare)` of each model not in `recs`"
+def each_model(a, recs:list, info:dict):
+    "`(record head, model, scenes, patch table, evaluation scenes, held-back part, rare)` of each model not in `recs`"
     if a.threads: import torch; torch.set_num_threads(a.threads)
     for run, s in [(Path(r), None) for r in a.runs] if a.runs else [(None, s) for s in a.seeds]:
         if any(r.get('run') == run.name if run else r['data'] == 'demo' and r['seed'] == s and r['steps_asked'] == a.steps
@@ -124,10 +124,7 @@ def each_model(a, recs:list, info:dict, table:bool=False):
                    model, ss, tab, valid, hb, rare)
             continue
         from crossfit import load_run
-        from seg_imbalance.experiments import load_data
-        model, ss, valid, hb, sm = load_run(run, a.data, a.size)
-        src = a.data if a.data == 'demo' else str(Path(a.data).resolve())
-        tab = load_data({'source': src, 'size': a.size, 'valid_pct': 0.2})[1] if table else None
+        model, ss, valid, hb, sm, tab = load_run(run, a.data, a.size, with_table=True) # the table: `train`'s patch rows
         yield ({'data': Path(a.data).name, 'run': run.name, 'seed': sm.get('seed'), 'steps': sm.get('steps'),
                 'recipe': sm.get('recipe'), 'trained': {'commit': a.trained}}, model, ss, tab, valid, hb, sm.get('rare'))
 

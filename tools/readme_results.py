@@ -332,12 +332,8 @@ def weight_average_section() -> list[str]:
     f, a = (lambda v: _f(*v, sign='+')), (lambda v: _f(*v))
     body = [[r['data'], r['way'], r['models'], a(r['held-back mIoU']), f(r['Δ held-back']), f(r['Δ held-back rare']),
              f(r['Δ held-back raw']), a(r['eval mIoU']), f(r['Δ eval']), f(r['Δ eval rare'])] for r in rows]
-    seeds = {d: ', '.join(str(r['seed']) for r in recs if r['data'] == d) for d in dict.fromkeys(r['data'] for r in recs)}
-    split = [f"{r['data']}: {r['way']} ({f(r['Δ held-back'])} held-back, {f(r['Δ eval'])} evaluation)" for r in rows
-             if r['way'] != 'last' and (r['Δ held-back'][0] > 0) != (r['Δ eval'][0] > 0)]
-    disagree = ("Held-back and evaluation scenes disagree on the sign of the mean Δ mIoU for " + '; '.join(split) +
-                ": a choice made on the held-back scenes, as `train` must make it, does not see that change." if split else
-                "Held-back and evaluation scenes agree on the sign of every mean Δ mIoU.")
+    disagree = _disagree([r for r in rows if r['way'] != 'last'], lambda r: f"{r['data']}: {r['way']}", 'Δ held-back',
+                         ": a choice made on the held-back scenes, as `train` must make it, does not see that change.")
     verdict = (f"The rule adopts {', '.join(adopted)}." if adopted else
                "No average passes the rule on both data sets: `train` keeps the last weights, and `WeightAverage` stays a "
                "callback to add by hand.")
@@ -348,7 +344,7 @@ def weight_average_section() -> list[str]:
             "so at 300 steps 0.99 is never reached and that average follows the warm-up) and the plain mean over the last "
             "½ and ¼ of the steps. Each way's weights are calibrated on the held-back scenes and scored there (calibrated; raw) and on "
             "the whole evaluation scenes; Δ is paired with the last weights of the same run, mean ± std over seeds "
-            f"({'; '.join(f'{d}: seeds {s}' for d, s in seeds.items())}; {recs[0]['steps_asked']} steps). The rule, fixed "
+            f"({_seeds(recs)}; {recs[0]['steps_asked']} steps). The rule, fixed "
             "before measuring: a way becomes `train`'s default only if its calibrated held-back mIoU beats the last "
             "weights' on average on both data sets without the held-back rare mIoU falling on average. Command: "
             "`python benchmarks/weight_average.py --seeds 0 1 2` and `... --data ../shared/data/camvid --seeds 0 1` "
@@ -365,10 +361,14 @@ def _paired(rows:list, label, base) -> tuple[list, str]:
     body = [[r['data'], label(r), r['models'], a(r['held-back oof mIoU']), f(r['Δ held-back oof']), f(r['Δ held-back oof rare']),
              f(r['Δ held-back raw']), a(r['eval mIoU']), a(r['eval rare mIoU']), f(r['Δ eval']), f(r['Δ eval rare']),
              f(r['Δ eval raw'])] for r in rows]
-    split = [f"{r['data']} {label(r)} ({f(r['Δ held-back oof'])} held-back, {f(r['Δ eval'])} evaluation)" for r in rows
-             if not base(r) and (r['Δ held-back oof'][0] > 0) != (r['Δ eval'][0] > 0)]
-    return body, ("Held-back and evaluation scenes disagree on the sign of the mean Δ mIoU for " + '; '.join(split) + '.'
-                  if split else "Held-back and evaluation scenes agree on the sign of every mean Δ mIoU.")
+    return body, _disagree([r for r in rows if not base(r)], lambda r: f"{r['data']} {label(r)}", 'Δ held-back oof', '.')
+
+def _disagree(rows:list, label, held:str, end:str) -> str:
+    "The sentence naming the summary rows whose mean Δ mIoU on held-back scenes (column `held`) and on evaluation ones differ in sign"
+    f = lambda v: _f(*v, sign='+')
+    split = [f"{label(r)} ({f(r[held])} held-back, {f(r['Δ eval'])} evaluation)" for r in rows if (r[held][0] > 0) != (r['Δ eval'][0] > 0)]
+    return ("Held-back and evaluation scenes disagree on the sign of the mean Δ mIoU for " + '; '.join(split) + end if split else
+            "Held-back and evaluation scenes agree on the sign of every mean Δ mIoU.")
 
 def _seeds(recs:list) -> str:
     return '; '.join(f"{d}: seeds {', '.join(str(r['seed']) for r in recs if r['data'] == d)}" for d in dict.fromkeys(r['data'] for r in recs))
