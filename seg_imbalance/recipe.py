@@ -15,7 +15,7 @@ from .table import table_counts, count_columns, class_index, counted_classes
 from .stats import class_weights, WEIGHT_SCHEMES
 from .weights import PATCH_SCHEMES
 from .data import AUG_FAMILIES
-from .pixel_losses import WeightedCrossEntropy, FocalLoss, OHEMCrossEntropy
+from .pixel_losses import WeightedCrossEntropy, FocalLoss, OHEMCrossEntropy, DynamicWeights
 from .losses import DiceLoss, TverskyLoss, FocalTverskyLoss, LovaszSoftmaxLoss, ComboLoss
 from .models import AuxLoss, ARCHS, resolve_encoder_weights
 
@@ -55,6 +55,8 @@ def _fixed_weights(scheme:str, counts:np.ndarray, ignore_index:int|None=None) ->
 CLASS_WEIGHT_SCHEMES = Registry('class-weight scheme') # name -> f(counts, ignore_index) -> None | 'batch' | weights
 CLASS_WEIGHT_SCHEMES.register(None, 'no class weights', lambda counts, ign: None)
 CLASS_WEIGHT_SCHEMES.register('batch', 'weights from the pixels of each batch (dynamic)', lambda counts, ign: 'batch')
+CLASS_WEIGHT_SCHEMES.register('batch_sqrt', 'weights from the pixels of each batch, inverse square root (dynamic, softer)',
+                              lambda counts, ign: DynamicWeights(power=.5))
 for _s in WEIGHT_SCHEMES: CLASS_WEIGHT_SCHEMES.register(_s, _CW_DESC.get(_s, '`stats.class_weights`'), functools.partial(_fixed_weights, _s))
 
 # %% ../nbs/11a_recipe.ipynb #ra08
