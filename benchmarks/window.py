@@ -54,12 +54,14 @@ def windows(model, ss, valid, hb, rare, factors) -> dict:
               f"evaluation raw {o['eval_raw']['miou']:.3f}, calibrated {o['eval']['miou']:.3f}", flush=True)
     return out
 
-def demo_model(d:Path, seed:int, steps:int, bs:int, info:dict):
-    "The demo's default-recipe model of `seed` (trained and saved in `d` when missing), its data and split, the training facts"
+def demo_model(d:Path, seed:int, steps:int, bs:int, info:dict, **change):
+    "The demo's default-recipe model of `seed` (trained and saved in `d` when missing; `change`: recipe fields), its data and split, the training facts"
+    from dataclasses import replace
     from weight_average import split
     from seg_imbalance.fit import fit_recipe
     from seg_imbalance.predict import save_model, load_model
     ss, table, valid, hb, rec = split('demo', 64, seed, bs)
+    rec = replace(rec, **change)
     if not (d/'meta.json').exists():
         learn = fit_recipe(rec, ss, table, valid, steps, bs, seed, quiet=True, holdback=hb)
         save_model(learn, d/'model'); (d/'meta.json').write_text(json.dumps({'steps': learn.steps, 'trained': info}))
