@@ -1,4 +1,4 @@
-"The benchmarks that measure saved `train` outputs (`crossfit.py --runs`, `tta.py`, `prior_match.py --runs`) run end to end on a tiny demo run."
+"The benchmarks that measure saved `train` outputs (`crossfit.py --runs`, `tta.py`, `prior_match.py --runs`, `window.py`, `natural_bn.py`, `class_weights.py`) run end to end on tiny demo runs."
 import json, subprocess, sys
 from pathlib import Path
 import pytest
@@ -102,3 +102,20 @@ def test_natural_bn_runs(run_dir, tmp_path):
     assert abs(r['ways']['running']['eval']['miou'] - s['mIoU']) < 1e-6  # the model as `train` left it
     assert r['ways']['natural']['eval_raw']['iou'] != r['ways']['running']['eval_raw']['iou'] # other statistics, other predictions
     assert '| demo | 0 | running |' in printed and '| demo | 0 | natural |' in printed
+
+
+def test_class_weights_runs(run_dir, tmp_path):
+    toml = tmp_path / 'sqrt.toml'
+    toml.write_text('base = "long-tail"\nname = "long-tail-sqrt"\nbalance = true\nclass_weights = "batch_sqrt"\n')
+    vs = tmp_path / 'sqrt_0'
+    assert main(['train', 'demo', '--steps', '4', '--size', '64', '--bs', '4', '--out', str(vs), '--recipe', str(toml)]) == 0
+    out = tmp_path / 'c.jsonl'
+    printed = _run('class_weights.py', '--runs', str(run_dir), '--vs', str(vs), '--data', 'demo', '--size', '64', '--out', str(out))
+    (r,) = [json.loads(l) for l in out.read_text().splitlines()]
+    assert list(r['ways']) == ['batch', 'batch_sqrt'] and r['ways']['batch_sqrt']['recipe'] == 'long-tail-sqrt'
+    for way, d in (('batch', run_dir), ('batch_sqrt', vs)): # each way scores exactly what `train` stored for its run
+        assert abs(r['ways'][way]['eval']['miou'] - json.loads((d / 'summary.json').read_text())['mIoU']) < 1e-6
+    assert '| demo | 0 | batch_sqrt |' in printed and 'adopted by the rule: none' in printed # one data set adopts nothing
+    r2 = subprocess.run([sys.executable, str(ROOT / 'benchmarks/class_weights.py'), '--runs', str(run_dir), '--data', 'demo',
+                         '--out', str(tmp_path / 'x.jsonl')], capture_output=True, text=True, cwd=ROOT)
+    assert r2.returncode != 0 and 'one batch_sqrt run per --runs run' in r2.stderr

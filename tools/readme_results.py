@@ -424,6 +424,34 @@ def natural_bn_section() -> list[str]:
             "on average on either. " + _default_models_source('natural_bn', recs), '',
             _md(['data', 'statistics', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
 
+def class_weights_section() -> list[str]:
+    "The default recipe's per-batch class weights, inverse frequency against its square root: held-back scenes decide"
+    recs = _jsonl(root/'nbs/results/class_weights.jsonl')
+    if not recs: return []
+    sys.path.insert(0, str(root/'benchmarks')); from class_weights import summary, WAYS
+    rows, adopted = summary(recs)
+    body, disagree = _paired(rows, lambda r: f"`{r['way']}`", lambda r: r['way'] == WAYS[0])
+    at = {d: dict.fromkeys((w, str(t.get('commit'))[:7]) for r in recs if r['data'] == d for w, t in r['trained'].items())
+          for d in dict.fromkeys(r['data'] for r in recs)}
+    trained = '; '.join(f"{d}: " + (f"both at {next(iter(wc))[1]}" if len({c for _, c in wc}) == 1 else
+                                     ', '.join(f"`{w}` at {c}" for w, c in wc)) for d, wc in at.items())
+    verdict = ("The rule adopts `batch_sqrt`: `recommend` now picks it." if adopted else
+               "`batch_sqrt` does not pass the rule on both data sets: `recommend` keeps `batch`, and `batch_sqrt` stays "
+               "a class-weight scheme a recipe can name.")
+    return ['### Softer class weights in the default recipe', '',
+            "`recommend`'s recipe corrects the imbalance three times: repeat-factor sampling, class-balanced batches and "
+            "cross-entropy weighted by each batch's inverse class frequency (`batch`). `batch_sqrt` weighs by the inverse "
+            "square root instead (`DynamicWeights(power=.5)`), everything else the same (seed, training rows, held-back part, "
+            "steps, calibration). Each model is calibrated on its held-back scenes and scored as above; Δ is paired with "
+            f"`batch` of the same seed, mean ± std over seeds ({_seeds(recs)}). The rule, fixed before measuring: `batch_sqrt` "
+            "becomes `recommend`'s class weights only if its out-of-fold held-back mIoU beats `batch` on average on both "
+            "data sets without its out-of-fold held-back rare mIoU falling on average on either. Command: `python "
+            "benchmarks/class_weights.py --seeds 0 1 2` and `... --runs A0 A1 --vs S0 S1 --data ../shared/data/camvid --size "
+            "128` (the CamVid runs: `train --recipe auto` and `train --recipe` the same recipe with `class_weights = "
+            f"\"batch_sqrt\"`, `--steps 300 --size 128 --bs 16 --seed 0|1`, one thread each, one CPU; results "
+            f"`nbs/results/class_weights.jsonl`; trained: {trained}; measured at {'; '.join(_measured_at(recs))}).", '',
+            _md(['data', 'class weights', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
+
 def tta_section() -> list[str]:
     "Test-time flips of saved CamVid `train` runs: none, left-right only (the model's training flips), both"
     recs = _jsonl(root/'nbs/results/tta.jsonl')
@@ -538,7 +566,7 @@ def block() -> str:
                 f"{'; '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
                 "`nbs/results/demo_ablation.toml`; command: `seg-imbalance ablate nbs/results/demo_ablation.toml --out "
                 "nbs/results/demo_ablation`.", '', md, '', *_mixed_note(d['summary']), _ran(d).strip(), '']
-    out += camvid_train_section() + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + natural_bn_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
+    out += camvid_train_section() + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + natural_bn_section() + class_weights_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
     return '\n'.join(out + [END])
 
 def updated(readme:str) -> str:
