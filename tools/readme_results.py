@@ -435,6 +435,13 @@ def class_weights_section() -> list[str]:
           for d in dict.fromkeys(r['data'] for r in recs)}
     trained = '; '.join(f"{d}: " + (f"both at {next(iter(wc))[1]}" if len({c for _, c in wc}) == 1 else
                                      ', '.join(f"`{w}` at {c}" for w, c in wc)) for d, wc in at.items())
+    win = {r['seed']: r['windows']['1'] for r in _jsonl(root/'nbs/results/window.jsonl') if r['data'] == 'demo'}
+    same = [r['seed'] for r in recs if r['data'] == 'demo' and r['seed'] in win and all(
+        r['ways']['batch'][k]['iou'] == win[r['seed']][k]['iou'] for k in ('heldback_raw', 'eval_raw', 'eval'))]
+    repro = (f" Retrained here, the demo's `batch` models of seeds {', '.join(map(str, same))} score exactly, class by class, "
+             f"what the same seeds' models trained at {', '.join(sorted({str(r['trained']['commit'])[:7] for r in _jsonl(root/'nbs/results/window.jsonl') if r['data'] == 'demo'}))} "
+             "scored in `window.jsonl`: a CPU run of the default recipe is reproducible across commits that leave the "
+             "training code alone, which CamVid's pairing of runs trained at two such commits relies on." if same else '')
     verdict = ("The rule adopts `batch_sqrt`: `recommend` now picks it." if adopted else
                "`batch_sqrt` does not pass the rule on both data sets: `recommend` keeps `batch`, and `batch_sqrt` stays "
                "a class-weight scheme a recipe can name.")
@@ -449,7 +456,7 @@ def class_weights_section() -> list[str]:
             "benchmarks/class_weights.py --seeds 0 1 2` and `... --runs A0 A1 --vs S0 S1 --data ../shared/data/camvid --size "
             "128` (the CamVid runs: `train --recipe auto` and `train --recipe` the same recipe with `class_weights = "
             f"\"batch_sqrt\"`, `--steps 300 --size 128 --bs 16 --seed 0|1`, one thread each, one CPU; results "
-            f"`nbs/results/class_weights.jsonl`; trained: {trained}; measured at {'; '.join(_measured_at(recs))}).", '',
+            f"`nbs/results/class_weights.jsonl`; trained: {trained}; measured at {'; '.join(_measured_at(recs))})." + repro, '',
             _md(['data', 'class weights', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
 
 def tta_section() -> list[str]:
