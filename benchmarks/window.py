@@ -64,7 +64,9 @@ def demo_model(d:Path, seed:int, steps:int, bs:int, info:dict, **change):
     rec = replace(rec, **change)
     if not (d/'meta.json').exists():
         learn = fit_recipe(rec, ss, table, valid, steps, bs, seed, quiet=True, holdback=hb)
-        save_model(learn, d/'model'); (d/'meta.json').write_text(json.dumps({'steps': learn.steps, 'trained': info}))
+        save_model(learn, d/'model'); (d/'meta.json').write_text(json.dumps({'steps': learn.steps, 'trained': info, 'change': change}))
+    if json.loads((d/'meta.json').read_text()).get('change', {}) != change:
+        raise SystemExit(f"{d} holds a model trained with other recipe changes than {change}: use another --models folder")
     return load_model(d/'model'), ss, table, valid, hb, list(rec.rare), json.loads((d/'meta.json').read_text())
 
 def paired_table(recs:list, key:str, base:str) -> list[dict]:

@@ -67,6 +67,32 @@ def _ms(v:list) -> str:
 def _md(cols:list, rows:list) -> str:
     return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
 
+def _parity_costs(recs:list) -> list[str]:
+    "At the newest commit and device with `toolkit` runs: each `tk-*` change and the 2× scoring window, paired by seed with `toolkit`"
+    tk = [r for r in recs if r['config'] == 'toolkit']
+    if not tk: return []
+    new = max(tk, key=lambda r: str(r['timestamp'])); at = (new['commit'], new['device'])
+    mine = [r for r in recs if (r['commit'], r['device']) == at]
+    base = {r['seed']: r for r in mine if r['config'] == 'toolkit'}
+    pair = lambda rs, k, kb: [r[k] - base[r['seed']][kb] for r in rs if r['seed'] in base]
+    rows = []
+    for name in dict.fromkeys(r['config'] for r in mine if r['config'] != 'toolkit'):
+        rs = [r for r in mine if r['config'] == name]; d = pair(rs, 'miou', 'miou')
+        what = {k: v for k, v in rs[0]['settings'].items() if k != 'side'}
+        if d: rows.append([f"`{name}`", json.dumps(what, ensure_ascii=False) if what else 'the plain loop', len(d), _ms(d), _ms(pair(rs, 'rare_miou', 'rare_miou')),
+                           f"{sum(x > 0 for x in d)}/{len(d)}"])
+    for name in ('toolkit', 'plain'):
+        rs = [r for r in mine if r['config'] == name and r.get('miou_2x') is not None]
+        d = [r['miou_2x'] - r['miou'] for r in rs]
+        if d: rows.append([f"`{name}`, scored with windows 2× the patch", 'the same models', len(d), _ms(d),
+                           _ms([r['rare_miou_2x'] - r['rare_miou'] for r in rs]), f"{sum(x > 0 for x in d)}/{len(d)}"])
+    if len(rows) < 2: return []
+    return [f"Each difference at commit {str(at[0])[:7]} ({at[1]}): every other config of that commit and device, paired by seed "
+            "with `toolkit` (`plain`: the plain loop; `tk-*`: one change to the toolkit's side, the recipe fields or `Probe` settings shown) "
+            "(Δ = the change minus `toolkit`, mean ± std over seeds; wins = seeds where the change scores higher). "
+            "The last rows score the same models with windows twice the patch.", '',
+            _md(['change', 'settings', 'seeds', 'Δ mIoU', 'Δ rare mIoU', 'wins'], rows), '']
+
 def parity_section() -> list[str]:
     from seg_imbalance.results import parity_verdict
     out = []
@@ -81,6 +107,7 @@ def parity_section() -> list[str]:
                 _md(['config', 'seeds', 'mIoU', 'rare mIoU', 'commit', 'device'], rows), '']
         v = parity_verdict(recs)
         out += [v, ''] if v else []
+        out += _parity_costs(recs)
     if not out: return []
     return ['### The base path against a plain PyTorch + SMP loop (parity)', '',
             "`toolkit` is the `baseline` recipe through `fit_recipe`; `plain` is a PyTorch loop written in the benchmark (same "
