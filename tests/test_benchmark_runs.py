@@ -119,3 +119,15 @@ def test_class_weights_runs(run_dir, tmp_path):
     r2 = subprocess.run([sys.executable, str(ROOT / 'benchmarks/class_weights.py'), '--runs', str(run_dir), '--data', 'demo',
                          '--out', str(tmp_path / 'x.jsonl')], capture_output=True, text=True, cwd=ROOT)
     assert r2.returncode != 0 and 'one batch_sqrt run per --runs run' in r2.stderr
+
+
+def test_recipe_change_refuses_unpaired_ways(tmp_path):
+    "`recipe_change.py` and its one-field wrappers (`aug_default.py`) name the way or run that is missing"
+    def err(script, *args):
+        r = subprocess.run([sys.executable, str(ROOT / 'benchmarks' / script), *args, '--out', str(tmp_path / 'x.jsonl')],
+                           capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode != 0 and not (tmp_path / 'x.jsonl').exists(); return r.stderr
+    assert 'two different values at least' in err('recipe_change.py', '--field', 'aug', '--ways', 'none', 'none')
+    assert 'one none run per --runs run' in err('aug_default.py', '--runs', 'A', '--data', 'demo')
+    assert 'names two ways' in err('recipe_change.py', '--field', 'aug', '--ways', 'default', 'none', 'flips', '--runs', 'A',
+                                   '--vs', 'B', '--data', 'demo')
