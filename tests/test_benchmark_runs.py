@@ -131,3 +131,11 @@ def test_recipe_change_refuses_unpaired_ways(tmp_path):
     assert 'one none run per --runs run' in err('aug_default.py', '--runs', 'A', '--data', 'demo')
     assert 'names two ways' in err('recipe_change.py', '--field', 'aug', '--ways', 'default', 'none', 'flips', '--runs', 'A',
                                    '--vs', 'B', '--data', 'demo')
+
+
+def test_benchmark_recipes_load():
+    "The recipe files the README's CamVid comparisons train with are valid recipes, each the recommended one plus one change"
+    from seg_imbalance.recipe import get_recipe
+    sqrt, noaug = (get_recipe(str(ROOT / 'benchmarks/recipes' / f'camvid_recommended_{n}.toml')) for n in ('sqrt', 'noaug'))
+    assert (sqrt.class_weights, sqrt.aug) == ('batch_sqrt', None) and (noaug.class_weights, noaug.aug) == ('batch', 'none')
+    assert sqrt.balance and noaug.balance and sqrt.rare == noaug.rare == ('Pole', 'SignSymbol', 'Fence', 'Pedestrian', 'Bicyclist')
