@@ -458,13 +458,18 @@ def _ways_trained_at(recs:list) -> str:
     return '; '.join(f"{d}: " + (f"both at {next(iter(wc))[1]}" if len({c for _, c in wc}) == 1 else
                                   ', '.join(f"`{w}` at {c}" for w, c in wc)) for d, wc in at.items())
 
+def _recipe_change(name:str) -> tuple[list, list, list, str]:
+    "The records of `benchmarks/{name}.py` (a `recipe_change.py` field), the ways its rule adopts, table rows, sign check"
+    recs = _jsonl(root/f'nbs/results/{name}.jsonl')
+    if not recs: return [], [], [], ''
+    sys.path.insert(0, str(root/'benchmarks')); mod = __import__(name)
+    rows, adopted = mod.summary(recs)
+    return (recs, adopted, *_paired(rows, lambda r: f"`{r['way']}`", lambda r: r['way'] == mod.WAYS[0]))
+
 def class_weights_section() -> list[str]:
     "The default recipe's per-batch class weights, inverse frequency against its square root: held-back scenes decide"
-    recs = _jsonl(root/'nbs/results/class_weights.jsonl')
+    recs, adopted, body, disagree = _recipe_change('class_weights')
     if not recs: return []
-    sys.path.insert(0, str(root/'benchmarks')); from class_weights import summary, WAYS
-    rows, adopted = summary(recs)
-    body, disagree = _paired(rows, lambda r: f"`{r['way']}`", lambda r: r['way'] == WAYS[0])
     trained = _ways_trained_at(recs)
     win = {r['seed']: r['windows']['1'] for r in _jsonl(root/'nbs/results/window.jsonl') if r['data'] == 'demo'}
     same = [r['seed'] for r in recs if r['data'] == 'demo' and r['seed'] in win and all(
@@ -485,18 +490,15 @@ def class_weights_section() -> list[str]:
             "becomes `recommend`'s class weights only if its out-of-fold held-back mIoU beats `batch` on average on both "
             "data sets without its out-of-fold held-back rare mIoU falling on average on either. Command: `python "
             "benchmarks/class_weights.py --seeds 0 1 2` and `... --runs A0 A1 --vs S0 S1 --data ../shared/data/camvid --size "
-            "128` (the CamVid runs: `train --recipe auto` and `train --recipe` the same recipe with `class_weights = "
-            f"\"batch_sqrt\"`, `--steps 300 --size 128 --bs 16 --seed 0|1`, one thread each, one CPU; results "
+            "128` (the CamVid runs: `train --recipe auto` and `train --recipe benchmarks/recipes/camvid_recommended_sqrt.toml`, "
+            f"the same recipe with `class_weights = \"batch_sqrt\"`, `--steps 300 --size 128 --bs 16 --seed 0|1`, one thread each, one CPU; results "
             f"`nbs/results/class_weights.jsonl`; trained: {trained}; measured at {'; '.join(_measured_at(recs))})." + repro, '',
             _md(['data', 'class weights', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
 
 def aug_default_section() -> list[str]:
     "No training augmentation against the imagery's family at 300 steps: held-back scenes decide"
-    recs = _jsonl(root/'nbs/results/aug_default.jsonl')
+    recs, adopted, body, disagree = _recipe_change('aug_default')
     if not recs: return []
-    sys.path.insert(0, str(root/'benchmarks')); from aug_default import summary, WAYS
-    rows, adopted = summary(recs)
-    body, disagree = _paired(rows, lambda r: f"`{r['way']}`", lambda r: r['way'] == WAYS[0])
     verdict = ("The rule adopts `none`: a recipe that names no augmentation trains without any at budgets up to 300 steps "
                "(`data.default_aug_family`)." if adopted else
                "`none` does not pass the rule on both data sets: a recipe that names no augmentation keeps its imagery's "
@@ -511,7 +513,8 @@ def aug_default_section() -> list[str]:
             "becomes the default at budgets up to 300 steps only if its out-of-fold held-back mIoU beats `default` on "
             "average on both data sets without its out-of-fold held-back rare mIoU falling on average on either. Command: "
             "`python benchmarks/aug_default.py --seeds 0 1 2` and `... --runs A0 A1 --vs N0 N1 --data ../shared/data/camvid "
-            "--size 128` (the CamVid runs: `train --recipe auto` and `train --recipe` the same recipe with `aug = \"none\"`, "
+            "--size 128` (the CamVid runs: `train --recipe auto` and `train --recipe benchmarks/recipes/camvid_recommended_noaug.toml`, the same recipe "
+            "with `aug = \"none\"`, "
             "`--steps 300 --size 128 --bs 16 --seed 0|1`, one thread each, one CPU; results `nbs/results/aug_default.jsonl`; "
             f"trained: {_ways_trained_at(recs)}; measured at {'; '.join(_measured_at(recs))}).", '',
             _md(['data', 'augmentation', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
