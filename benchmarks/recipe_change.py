@@ -5,7 +5,7 @@
         --data ../shared/data/camvid --size 128 --trained COMMIT --vs-trained COMMIT --out OUT.jsonl
 
 The first of `--ways` is the way every other is paired with; `default` means the recipe unchanged (the field as the
-recipe leaves it), any other value sets the field to it. Models: the demo's default recipe (`window.demo_model`)
+recipe leaves it), any other value sets the field to it (read as JSON where it parses: `false`, `0.001`; else text). Models: the demo's default recipe (`window.demo_model`)
 trained here each way per seed and kept in `--models/WAY/`; or `train` output folders, `--runs` (the first way) paired
 by position with `--vs` (the second way: e.g. `train --recipe` a TOML of the recommended recipe with the field set).
 Each model is calibrated on its held-back scenes and scored as `window.py` scores its patch window: held-back out of
@@ -16,13 +16,17 @@ way's on average on every data set measured (two at least) and its out-of-fold h
 average on any. The evaluation scenes only report. One line per seed, with each way's training commit and device and the
 commit and device of this measurement. `class_weights.py` and `aug_default.py` are this benchmark for one field each.
 """
-import sys
+import json, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import parser, run_info, print_table, jsonl_records, append_record
 from window import windows, paired_table, paired_summary, model_args, demo_model
 
-def change_of(field:str, way:str) -> dict: return {} if way == 'default' else {field: way}
+def change_of(field:str, way:str) -> dict:
+    "The recipe change of a way: none for `default`, else the field set to the way read as JSON (`false`, `0.001`) or as text"
+    if way == 'default': return {}
+    try: return {field: json.loads(way)}
+    except ValueError: return {field: way}
 
 def demo_pair(a, seed:int, info:dict):
     "The record head and, per way, the demo model trained that way and its scores"

@@ -139,3 +139,5 @@ def test_benchmark_recipes_load():
     sqrt, noaug = (get_recipe(str(ROOT / 'benchmarks/recipes' / f'camvid_recommended_{n}.toml')) for n in ('sqrt', 'noaug'))
     assert (sqrt.class_weights, sqrt.aug) == ('batch_sqrt', None) and (noaug.class_weights, noaug.aug) == ('batch', 'none')
     assert sqrt.balance and noaug.balance and sqrt.rare == noaug.rare == ('Pole', 'SignSymbol', 'Fence', 'Pedestrian', 'Bicyclist')
+    nob = get_recipe(str(ROOT / 'benchmarks/recipes/camvid_recommended_nobalance.toml'))
+    assert not nob.balance and (nob.class_weights, nob.sample_weights, nob.rare) == (noaug.class_weights, noaug.sample_weights, noaug.rare)
