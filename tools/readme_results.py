@@ -519,6 +519,28 @@ def aug_default_section() -> list[str]:
             f"trained: {_ways_trained_at(recs)}; measured at {'; '.join(_measured_at(recs))}).", '',
             _md(['data', 'augmentation', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
 
+def balance_default_section() -> list[str]:
+    "Class-balanced batches in the default recipe, on against off: held-back scenes decide"
+    recs, adopted, body, disagree = _recipe_change('balance_default')
+    if not recs: return []
+    verdict = ("The rule adopts `false`: `recommend` no longer asks for class-balanced batches." if adopted else
+               "`false` does not pass the rule on both data sets: `recommend` keeps class-balanced batches, and "
+               "`balance = false` stays a recipe setting.")
+    return ["### Class-balanced batches in the default recipe", '',
+            "`recommend`'s recipe corrects the imbalance three times: repeat-factor sampling, class-balanced batches "
+            "(every batch holds a patch of each rare class) and per-batch class weights. `false` trains it without "
+            "class-balanced batches (`balance = false`), everything else the same (seed, training rows, held-back part, "
+            "steps, calibration); `default` is the recipe unchanged. Each model is calibrated on its held-back scenes and "
+            f"scored as above; Δ is paired with `default` of the same seed, mean ± std over seeds ({_seeds(recs)}). The "
+            "rule, fixed before measuring: `recommend` stops asking for class-balanced batches only if `false`'s "
+            "out-of-fold held-back mIoU beats `default` on average on both data sets without its out-of-fold held-back "
+            "rare mIoU falling on average on either. Command: `python benchmarks/balance_default.py --seeds 0 1 2` and "
+            "`... --runs A0 A1 --vs B0 B1 --data ../shared/data/camvid --size 128` (the CamVid runs: `train --recipe auto` "
+            "and `train --recipe benchmarks/recipes/camvid_recommended_nobalance.toml`, `--steps 300 --size 128 --bs 16 "
+            "--seed 0|1`, one thread each, one CPU; results `nbs/results/balance_default.jsonl`; trained: "
+            f"{_ways_trained_at(recs)}; measured at {'; '.join(_measured_at(recs))}).", '',
+            _md(['data', 'class-balanced batches', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
+
 def tta_section() -> list[str]:
     "Test-time flips of saved CamVid `train` runs: none, left-right only (the model's training flips), both"
     recs = _jsonl(root/'nbs/results/tta.jsonl')
@@ -633,7 +655,7 @@ def block() -> str:
                 f"{'; '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
                 "`nbs/results/demo_ablation.toml`; command: `seg-imbalance ablate nbs/results/demo_ablation.toml --out "
                 "nbs/results/demo_ablation`.", '', md, '', *_mixed_note(d['summary']), _ran(d).strip(), '']
-    out += camvid_train_section() + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + natural_bn_section() + class_weights_section() + aug_default_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
+    out += camvid_train_section() + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + natural_bn_section() + class_weights_section() + aug_default_section() + balance_default_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
     return '\n'.join(out + [END])
 
 def updated(readme:str) -> str:
