@@ -22,9 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import recipe_change
 
-WAYS = ('default', 'none') # the recipe unchanged first: the change is paired with it
+# the first way, the recipe unchanged, is paired with every other
+WAYS, table, summary, main = recipe_change.bind('aug', ('default', 'none'), 'nbs/results/aug_default.jsonl')
 
-def table(recs:list) -> list[dict]: return recipe_change.table(recs, WAYS[0])
-def summary(recs:list) -> tuple[list[dict], list[str]]: return recipe_change.summary(recs, WAYS[0])
-
-if __name__ == '__main__': recipe_change.main(__doc__, 'aug', WAYS, 'nbs/results/aug_default.jsonl')
+if __name__ == '__main__': main(__doc__)

@@ -20,9 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import recipe_change
 
-WAYS = ('default', 'false') # the recipe unchanged first: the change is paired with it
+# the first way, the recipe unchanged, is paired with every other
+WAYS, table, summary, main = recipe_change.bind('balance', ('default', 'false'), 'nbs/results/balance_default.jsonl')
 
-def table(recs:list) -> list[dict]: return recipe_change.table(recs, WAYS[0])
-def summary(recs:list) -> tuple[list[dict], list[str]]: return recipe_change.summary(recs, WAYS[0])
-
-if __name__ == '__main__': recipe_change.main(__doc__, 'balance', WAYS, 'nbs/results/balance_default.jsonl')
+if __name__ == '__main__': main(__doc__)

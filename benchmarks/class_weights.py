@@ -25,9 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import recipe_change
 
-WAYS = ('batch', 'batch_sqrt') # the default first: every change is paired with it
+# the first way, the default, is paired with every other
+WAYS, table, summary, main = recipe_change.bind('class_weights', ('batch', 'batch_sqrt'), 'nbs/results/class_weights.jsonl')
 
-def table(recs:list) -> list[dict]: return recipe_change.table(recs, WAYS[0])
-def summary(recs:list) -> tuple[list[dict], list[str]]: return recipe_change.summary(recs, WAYS[0])
-
-if __name__ == '__main__': recipe_change.main(__doc__, 'class_weights', WAYS, 'nbs/results/class_weights.jsonl')
+if __name__ == '__main__': main(__doc__)

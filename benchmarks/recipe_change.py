@@ -14,9 +14,10 @@ fold (each class's raw IoU plus its cross-fitted change under the biases), evalu
 The rule (`window.paired_summary`): a way is adopted only if its out-of-fold calibrated held-back mIoU beats the first
 way's on average on every data set measured (two at least) and its out-of-fold held-back rare mIoU does not fall on
 average on any. The evaluation scenes only report. One line per seed, with each way's training commit and device and the
-commit and device of this measurement. `class_weights.py` and `aug_default.py` are this benchmark for one field each.
+commit and device of this measurement. `class_weights.py`, `aug_default.py` and `balance_default.py` are this benchmark for one field each (`bind`).
 """
 import json, sys
+from functools import partial
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import parser, run_info, print_table, jsonl_records, append_record
@@ -53,6 +54,11 @@ def runs_pair(a, run:Path, vs:Path):
 
 def table(recs:list, base:str) -> list[dict]: return paired_table(recs, 'ways', base)
 def summary(recs:list, base:str) -> tuple[list[dict], list[str]]: return paired_summary(table(recs, base), base)
+
+def bind(field:str, ways:tuple, out:str) -> tuple:
+    "A one-field benchmark's names: its ways, `table` and `summary` paired with the first way, and `main(doc)`"
+    return (ways, partial(table, base=ways[0]), partial(summary, base=ways[0]),
+            lambda doc: main(doc, field, ways, out))
 
 def main(doc:str, field:str|None=None, ways:tuple|None=None, out:str|None=None):
     "Measure the models not yet in the results file, then print the paired table, the summary and the rule's verdict"

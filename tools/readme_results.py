@@ -466,80 +466,73 @@ def _recipe_change(name:str) -> tuple[list, list, list, str]:
     rows, adopted = mod.summary(recs)
     return (recs, adopted, *_paired(rows, lambda r: f"`{r['way']}`", lambda r: r['way'] == mod.WAYS[0]))
 
-def class_weights_section() -> list[str]:
-    "The default recipe's per-batch class weights, inverse frequency against its square root: held-back scenes decide"
-    recs, adopted, body, disagree = _recipe_change('class_weights')
+def _recipe_change_section(name:str, title:str, col:str, intro:str, rule:str, vs:str, recipe:str, verdicts:tuple,
+                           extra=lambda recs: '') -> list[str]:
+    "The README section of `benchmarks/{name}.py`: `intro`, the pairing, `rule`, the commands, the table, the verdict"
+    recs, adopted, body, disagree = _recipe_change(name)
     if not recs: return []
-    trained = _ways_trained_at(recs)
+    base = __import__(name).WAYS[0]
+    return [f"### {title}", '',
+            f"{intro} Each model is calibrated on its held-back scenes and scored as above; Δ is paired with `{base}` of "
+            f"the same seed, mean ± std over seeds ({_seeds(recs)}). The rule, fixed before measuring: {rule} Command: "
+            f"`python benchmarks/{name}.py --seeds 0 1 2` and `... --runs A0 A1 --vs {vs}0 {vs}1 --data "
+            f"../shared/data/camvid --size 128` (the CamVid runs: `train --recipe auto` and `train --recipe "
+            f"benchmarks/recipes/{recipe}`, `--steps 300 --size 128 --bs 16 --seed 0|1`, one thread each, one CPU; results "
+            f"`nbs/results/{name}.jsonl`; trained: {_ways_trained_at(recs)}; measured at {'; '.join(_measured_at(recs))})."
+            + extra(recs), '', _md(['data', col, *_PAIRED_COLS], body), '', verdicts[bool(adopted)] + ' ' + disagree, '']
+
+def _cw_repro(recs:list) -> str:
+    "The sentence saying which demo seeds' `batch` models, retrained, score as `window.jsonl`'s models of the same seeds"
     win = {r['seed']: r['windows']['1'] for r in _jsonl(root/'nbs/results/window.jsonl') if r['data'] == 'demo'}
     same = [r['seed'] for r in recs if r['data'] == 'demo' and r['seed'] in win and all(
         r['ways']['batch'][k]['iou'] == win[r['seed']][k]['iou'] for k in ('heldback_raw', 'eval_raw', 'eval'))]
-    repro = (f" Retrained here, the demo's `batch` models of seeds {', '.join(map(str, same))} score exactly, class by class, "
-             f"what the same seeds' models trained at {', '.join(sorted({str(r['trained']['commit'])[:7] for r in _jsonl(root/'nbs/results/window.jsonl') if r['data'] == 'demo'}))} "
-             "scored in `window.jsonl`: a CPU run of the default recipe is reproducible across commits that leave the "
-             "training code alone, which CamVid's pairing of runs trained at two such commits relies on." if same else '')
-    verdict = ("The rule adopts `batch_sqrt`: `recommend` now picks it." if adopted else
-               "`batch_sqrt` does not pass the rule on both data sets: `recommend` keeps `batch`, and `batch_sqrt` stays "
-               "a class-weight scheme a recipe can name.")
-    return ['### Softer class weights in the default recipe', '',
-            "`recommend`'s recipe corrects the imbalance three times: repeat-factor sampling, class-balanced batches and "
-            "cross-entropy weighted by each batch's inverse class frequency (`batch`). `batch_sqrt` weighs by the inverse "
-            "square root instead (`DynamicWeights(power=.5)`), everything else the same (seed, training rows, held-back part, "
-            "steps, calibration). Each model is calibrated on its held-back scenes and scored as above; Δ is paired with "
-            f"`batch` of the same seed, mean ± std over seeds ({_seeds(recs)}). The rule, fixed before measuring: `batch_sqrt` "
-            "becomes `recommend`'s class weights only if its out-of-fold held-back mIoU beats `batch` on average on both "
-            "data sets without its out-of-fold held-back rare mIoU falling on average on either. Command: `python "
-            "benchmarks/class_weights.py --seeds 0 1 2` and `... --runs A0 A1 --vs S0 S1 --data ../shared/data/camvid --size "
-            "128` (the CamVid runs: `train --recipe auto` and `train --recipe benchmarks/recipes/camvid_recommended_sqrt.toml`, "
-            f"the same recipe with `class_weights = \"batch_sqrt\"`, `--steps 300 --size 128 --bs 16 --seed 0|1`, one thread each, one CPU; results "
-            f"`nbs/results/class_weights.jsonl`; trained: {trained}; measured at {'; '.join(_measured_at(recs))})." + repro, '',
-            _md(['data', 'class weights', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
+    return (f" Retrained here, the demo's `batch` models of seeds {', '.join(map(str, same))} score exactly, class by class, "
+            f"what the same seeds' models trained at {', '.join(sorted({str(r['trained']['commit'])[:7] for r in _jsonl(root/'nbs/results/window.jsonl') if r['data'] == 'demo'}))} "
+            "scored in `window.jsonl`: a CPU run of the default recipe is reproducible across commits that leave the "
+            "training code alone, which CamVid's pairing of runs trained at two such commits relies on." if same else '')
+
+def class_weights_section() -> list[str]:
+    "The default recipe's per-batch class weights, inverse frequency against its square root: held-back scenes decide"
+    return _recipe_change_section('class_weights', 'Softer class weights in the default recipe', 'class weights',
+        "`recommend`'s recipe corrects the imbalance three times: repeat-factor sampling, class-balanced batches and "
+        "cross-entropy weighted by each batch's inverse class frequency (`batch`). `batch_sqrt` weighs by the inverse "
+        "square root instead (`DynamicWeights(power=.5)`), everything else the same (seed, training rows, held-back part, "
+        "steps, calibration).",
+        "`batch_sqrt` becomes `recommend`'s class weights only if its out-of-fold held-back mIoU beats `batch` on average "
+        "on both data sets without its out-of-fold held-back rare mIoU falling on average on either.",
+        'S', 'camvid_recommended_sqrt.toml`, the same recipe with `class_weights = "batch_sqrt"',
+        ("`batch_sqrt` does not pass the rule on both data sets: `recommend` keeps `batch`, and `batch_sqrt` stays a "
+         "class-weight scheme a recipe can name.", "The rule adopts `batch_sqrt`: `recommend` now picks it."), _cw_repro)
 
 def aug_default_section() -> list[str]:
     "No training augmentation against the imagery's family at 300 steps: held-back scenes decide"
-    recs, adopted, body, disagree = _recipe_change('aug_default')
-    if not recs: return []
-    verdict = ("The rule adopts `none`: a recipe that names no augmentation trains without any at budgets up to 300 steps "
-               "(`data.default_aug_family`)." if adopted else
-               "`none` does not pass the rule on both data sets: a recipe that names no augmentation keeps its imagery's "
-               "family at every budget, and `aug = \"none\"` stays a family a recipe can name.")
-    return ["### No augmentation at a short budget", '',
-            "A recipe that names no augmentation takes its imagery's family: fastai's `Dihedral` for overhead scenes (the "
-            "demo), horizontal flips for street frames (CamVid). The parity table's `tk-noaug` scores higher on the demo's "
-            "evaluation scenes at 300 steps, which cannot decide a default. `none` trains the default recipe with no "
-            "augmentation, everything else the same (seed, training rows, held-back part, steps, calibration); `default` is "
-            "the recipe unchanged. Each model is calibrated on its held-back scenes and scored as above; Δ is paired with "
-            f"`default` of the same seed, mean ± std over seeds ({_seeds(recs)}). The rule, fixed before measuring: `none` "
-            "becomes the default at budgets up to 300 steps only if its out-of-fold held-back mIoU beats `default` on "
-            "average on both data sets without its out-of-fold held-back rare mIoU falling on average on either. Command: "
-            "`python benchmarks/aug_default.py --seeds 0 1 2` and `... --runs A0 A1 --vs N0 N1 --data ../shared/data/camvid "
-            "--size 128` (the CamVid runs: `train --recipe auto` and `train --recipe benchmarks/recipes/camvid_recommended_noaug.toml`, the same recipe "
-            "with `aug = \"none\"`, "
-            "`--steps 300 --size 128 --bs 16 --seed 0|1`, one thread each, one CPU; results `nbs/results/aug_default.jsonl`; "
-            f"trained: {_ways_trained_at(recs)}; measured at {'; '.join(_measured_at(recs))}).", '',
-            _md(['data', 'augmentation', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
+    return _recipe_change_section('aug_default', 'No augmentation at a short budget', 'augmentation',
+        "A recipe that names no augmentation takes its imagery's family: fastai's `Dihedral` for overhead scenes (the "
+        "demo), horizontal flips for street frames (CamVid). The parity table's `tk-noaug` scores higher on the demo's "
+        "evaluation scenes at 300 steps, which cannot decide a default. `none` trains the default recipe with no "
+        "augmentation, everything else the same (seed, training rows, held-back part, steps, calibration); `default` is "
+        "the recipe unchanged.",
+        "`none` becomes the default at budgets up to 300 steps only if its out-of-fold held-back mIoU beats `default` on "
+        "average on both data sets without its out-of-fold held-back rare mIoU falling on average on either.",
+        'N', 'camvid_recommended_noaug.toml`, the same recipe with `aug = "none"',
+        ("`none` does not pass the rule on both data sets: a recipe that names no augmentation keeps its imagery's "
+         "family at every budget, and `aug = \"none\"` stays a family a recipe can name.",
+         "The rule adopts `none`: a recipe that names no augmentation trains without any at budgets up to 300 steps "
+         "(`data.default_aug_family`)."))
 
 def balance_default_section() -> list[str]:
     "Class-balanced batches in the default recipe, on against off: held-back scenes decide"
-    recs, adopted, body, disagree = _recipe_change('balance_default')
-    if not recs: return []
-    verdict = ("The rule adopts `false`: `recommend` no longer asks for class-balanced batches." if adopted else
-               "`false` does not pass the rule on both data sets: `recommend` keeps class-balanced batches, and "
-               "`balance = false` stays a recipe setting.")
-    return ["### Class-balanced batches in the default recipe", '',
-            "`recommend`'s recipe corrects the imbalance three times: repeat-factor sampling, class-balanced batches "
-            "(every batch holds a patch of each rare class) and per-batch class weights. `false` trains it without "
-            "class-balanced batches (`balance = false`), everything else the same (seed, training rows, held-back part, "
-            "steps, calibration); `default` is the recipe unchanged. Each model is calibrated on its held-back scenes and "
-            f"scored as above; Δ is paired with `default` of the same seed, mean ± std over seeds ({_seeds(recs)}). The "
-            "rule, fixed before measuring: `recommend` stops asking for class-balanced batches only if `false`'s "
-            "out-of-fold held-back mIoU beats `default` on average on both data sets without its out-of-fold held-back "
-            "rare mIoU falling on average on either. Command: `python benchmarks/balance_default.py --seeds 0 1 2` and "
-            "`... --runs A0 A1 --vs B0 B1 --data ../shared/data/camvid --size 128` (the CamVid runs: `train --recipe auto` "
-            "and `train --recipe benchmarks/recipes/camvid_recommended_nobalance.toml`, `--steps 300 --size 128 --bs 16 "
-            "--seed 0|1`, one thread each, one CPU; results `nbs/results/balance_default.jsonl`; trained: "
-            f"{_ways_trained_at(recs)}; measured at {'; '.join(_measured_at(recs))}).", '',
-            _md(['data', 'class-balanced batches', *_PAIRED_COLS], body), '', verdict + ' ' + disagree, '']
+    return _recipe_change_section('balance_default', 'Class-balanced batches in the default recipe', 'class-balanced batches',
+        "`recommend`'s recipe corrects the imbalance three times: repeat-factor sampling, class-balanced batches "
+        "(every batch holds a patch of each rare class) and per-batch class weights. `false` trains it without "
+        "class-balanced batches (`balance = false`), everything else the same (seed, training rows, held-back part, "
+        "steps, calibration); `default` is the recipe unchanged.",
+        "`recommend` stops asking for class-balanced batches only if `false`'s out-of-fold held-back mIoU beats `default` "
+        "on average on both data sets without its out-of-fold held-back rare mIoU falling on average on either.",
+        'B', 'camvid_recommended_nobalance.toml',
+        ("`false` does not pass the rule on both data sets: `recommend` keeps class-balanced batches, and "
+         "`balance = false` stays a recipe setting.", "The rule adopts `false`: `recommend` no longer asks for "
+         "class-balanced batches."))
 
 def tta_section() -> list[str]:
     "Test-time flips of saved CamVid `train` runs: none, left-right only (the model's training flips), both"
