@@ -8,6 +8,7 @@ markdown tables, timing loops and the process's memory. Each benchmark keeps onl
 from __future__ import annotations
 import argparse, csv, datetime, importlib.metadata, json, math, os, platform, resource, socket, subprocess, sys, time
 from pathlib import Path
+from seg_imbalance.ablate import cpu_name # the CPU with its family, model and vector unit: one name, as `ablate` records it
 
 ROOT = Path(__file__).resolve().parents[1]   # the repository root
 RESULTS = ROOT/'nbs'/'results'               # where the results files the notebooks read live
@@ -30,12 +31,6 @@ def device(arg:str|None=None) -> str:
     if arg: return str(arg)
     import torch
     return 'cuda' if torch.cuda.is_available() else 'cpu'
-
-
-def cpu_name() -> str:
-    "The CPU's model name (from /proc/cpuinfo; `platform.processor()` where it is missing)"
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or platform.machine()
 
 
 def device_name(dev:str='cpu') -> str:

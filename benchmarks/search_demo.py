@@ -20,10 +20,8 @@ per-recipe means over the seeds.
 import argparse, json, os, platform, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd
-
-def _cpu() -> str:
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or 'unknown'
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import cpu_name
 
 def _cmd(r, s, a, out) -> list:
     grp = r.endswith('-groups') # 'auto-groups': --recipe auto --holdback-groups PATTERN (whole groups held back)
@@ -102,7 +100,7 @@ def main():
                          'search_steps': sm.get('search_steps'), 'search': sm.get('search'),
                          'holdback': sm.get('holdback'), 'n_valid_scenes': sm['n_valid_scenes'], 'threads': sm.get('threads'),
                          'command': ' '.join(_cmd(r, s, a, out)), 'wall_s': wall, 'commit': commit,
-                         'device': f'cpu: {_cpu()}, {os.cpu_count()} cores (shared)', 'host': platform.node()})
+                         'device': f'cpu: {cpu_name()}, {os.cpu_count()} cores (shared)', 'host': platform.node()})
     if not recs: raise SystemExit(f'no finished run in {runs}: add --run to train them')
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(''.join(json.dumps(r) + '\n' for r in recs))

@@ -23,9 +23,9 @@ _all_ = ['append_record', 'read_results', 'toy_run', 'runs_table', 'summarize', 
          'plot_overcorrection', 'config_class_table', 'ablation_warnings'] # re-exported: their home is `results`
 
 # %% auto #0
-__all__ = ['check_configs', 'load_configs', 'history_path', 'write_histories', 'ablate', 'merge_results', 'append_record',
-           'read_results', 'toy_run', 'runs_table', 'summarize', 'pm_table', 'plot_config_iou', 'plot_overcorrection',
-           'config_class_table', 'ablation_warnings']
+__all__ = ['check_configs', 'load_configs', 'cpu_name', 'history_path', 'write_histories', 'ablate', 'merge_results',
+           'append_record', 'read_results', 'toy_run', 'runs_table', 'summarize', 'pm_table', 'plot_config_iou',
+           'plot_overcorrection', 'config_class_table', 'ablation_warnings']
 
 # %% ../nbs/12_ablate.ipynb #c005
 def check_configs(configs:Iterable[Mapping], # each a dict: a unique `name` plus overrides
@@ -118,22 +118,30 @@ def _provenance() -> dict:
             'host': platform.node()}
 
 # %% ../nbs/12_ablate.ipynb #c021b
-def _cpu_name() -> str:
-    "The CPU's model name (`/proc/cpuinfo` on Linux, else `platform`)"
+def cpu_name(cpuinfo:str|Path='/proc/cpuinfo', # Linux's CPU description; elsewhere `platform` names the CPU
+            ) -> str:
+    "The CPU's model name with what sets its arithmetic: family and model number, and the vector unit torch runs on"
+    fields = {}
     try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+        for line in Path(cpuinfo).read_text().splitlines(): # the first CPU's lines
+            k, _, v = line.partition(':'); k = k.strip()
+            if k in ('model name', 'cpu family', 'model'): fields.setdefault(k, v.strip())
     except OSError: pass
-    return platform.processor() or platform.machine() or 'unknown CPU'
+    name = fields.get('model name') or platform.processor() or platform.machine() or 'unknown CPU'
+    try: import torch; isa = torch.backends.cpu.get_cpu_capability()
+    except Exception: isa = None
+    parts = ([f"family {fields['cpu family']} model {fields['model']}"] if 'cpu family' in fields and 'model' in fields else []) + ([isa] if isa else [])
+    return f"{name} ({', '.join(parts)})" if parts else name
 
+# %% ../nbs/12_ablate.ipynb #cpu02
 @functools.lru_cache(maxsize=1)
 def _device() -> str:
-    "The name of the CUDA device this process sees, else the CPU's model name"
+    "The name of the CUDA device this process sees, else the CPU's (`cpu_name`)"
     try:
         import torch
         if torch.cuda.is_available(): return torch.cuda.get_device_name(torch.cuda.current_device())
     except Exception: pass
-    return _cpu_name()
+    return cpu_name()
 
 # %% ../nbs/12_ablate.ipynb #c022
 def _record(config, seed, budget, data, result, wall, device, prov) -> dict:
