@@ -488,8 +488,26 @@ def _cw_repro(recs:list) -> str:
         r['ways']['batch'][k]['iou'] == win[r['seed']][k]['iou'] for k in ('heldback_raw', 'eval_raw', 'eval'))]
     return (f" Retrained here, the demo's `batch` models of seeds {', '.join(map(str, same))} score exactly, class by class, "
             f"what the same seeds' models trained at {', '.join(sorted({str(r['trained']['commit'])[:7] for r in _jsonl(root/'nbs/results/window.jsonl') if r['data'] == 'demo'}))} "
-            "scored in `window.jsonl`: a CPU run of the default recipe is reproducible across commits that leave the "
-            "training code alone, which CamVid's pairing of runs trained at two such commits relies on." if same else '')
+            "scored in `window.jsonl`: on one machine, a CPU run of the default recipe is reproducible across commits that "
+            "leave the training code alone. Not across sessions (see the class-balanced batches section): CamVid's runs "
+            "trained at two commits are paired by seed and data, not by arithmetic." if same else '')
+
+def _bd_rerun(recs:list) -> str:
+    "The sentence comparing the demo's `false` models trained here with an earlier session's at the same commit and seeds"
+    old = _jsonl(root/'nbs/results/balance_default_earlier.jsonl')
+    at = lambda r: str(r['trained']['false']['commit'])[:7]
+    pairs = [(o, n) for o in old for n in recs if (n['data'], n['seed'], at(n)) == (o['data'], o['seed'], at(o))]
+    if not pairs: return ''
+    same = sum(o['ways']['false']['eval_raw']['iou'] == n['ways']['false']['eval_raw']['iou'] for o, n in pairs)
+    d = [n['ways']['false']['eval_raw']['miou'] - o['ways']['false']['eval_raw']['miou'] for o, n in pairs]
+    cpus = ', '.join(sorted({f"`{o['trained']['false'].get('device_name')}`" for o, _ in pairs}))
+    vers = all(o['trained']['false'].get(k) == n['trained']['false'].get(k) for o, n in pairs for k in ('python', 'torch', 'fastai', 'smp', 'numpy'))
+    return (f" An earlier session trained the demo's `false` models of seeds {', '.join(str(o['seed']) for o, _ in pairs)} at "
+            f"the same commit ({at(pairs[0][0])}), with {'the same' if vers else 'other'} library versions, on a CPU reported as {cpus}: {same} of {len(pairs)} "
+            f"score here, uncalibrated, as they did there (evaluation mIoU, this session minus that one: {_f(np.mean(d), np.std(d, ddof=1) if len(d) > 1 else None, '+')}). Its records, paired with `default` models of yet another "
+            "session, are kept in `nbs/results/balance_default_earlier.jsonl`; every pair in the table was trained in "
+            "this one session, both ways. Records now name the CPU with its family, model and vector unit "
+            "(`ablate.cpu_name`).")
 
 def class_weights_section() -> list[str]:
     "The default recipe's per-batch class weights, inverse frequency against its square root: held-back scenes decide"
@@ -532,7 +550,7 @@ def balance_default_section() -> list[str]:
         'B', 'camvid_recommended_nobalance.toml',
         ("`false` does not pass the rule on both data sets: `recommend` keeps class-balanced batches, and "
          "`balance = false` stays a recipe setting.", "The rule adopts `false`: `recommend` no longer asks for "
-         "class-balanced batches."))
+         "class-balanced batches."), _bd_rerun)
 
 def tta_section() -> list[str]:
     "Test-time flips of saved CamVid `train` runs: none, left-right only (the model's training flips), both"
