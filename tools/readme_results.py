@@ -492,22 +492,26 @@ def _cw_repro(recs:list) -> str:
             "leave the training code alone. Not across sessions (see the class-balanced batches section): CamVid's runs "
             "trained at two commits are paired by seed and data, not by arithmetic." if same else '')
 
-def _bd_rerun(recs:list) -> str:
-    "The sentence comparing the demo's `false` models trained here with an earlier session's at the same commit and seeds"
-    old = _jsonl(root/'nbs/results/balance_default_earlier.jsonl')
-    at = lambda r: str(r['trained']['false']['commit'])[:7]
-    pairs = [(o, n) for o in old for n in recs if (n['data'], n['seed'], at(n)) == (o['data'], o['seed'], at(o))]
-    if not pairs: return ''
-    same = sum(o['ways']['false']['eval_raw']['iou'] == n['ways']['false']['eval_raw']['iou'] for o, n in pairs)
-    d = [n['ways']['false']['eval_raw']['miou'] - o['ways']['false']['eval_raw']['miou'] for o, n in pairs]
-    cpus = ', '.join(sorted({f"`{o['trained']['false'].get('device_name')}`" for o, _ in pairs}))
-    vers = all(o['trained']['false'].get(k) == n['trained']['false'].get(k) for o, n in pairs for k in ('python', 'torch', 'fastai', 'smp', 'numpy'))
-    return (f" An earlier session trained the demo's `false` models of seeds {', '.join(str(o['seed']) for o, _ in pairs)} at "
-            f"the same commit ({at(pairs[0][0])}), with {'the same' if vers else 'other'} library versions, on a CPU reported as {cpus}: {same} of {len(pairs)} "
-            f"score here, uncalibrated, as they did there (evaluation mIoU, this session minus that one: {_f(np.mean(d), np.std(d, ddof=1) if len(d) > 1 else None, '+')}). Its records, paired with `default` models of yet another "
-            "session, are kept in `nbs/results/balance_default_earlier.jsonl`; every pair in the table was trained in "
-            "this one session, both ways. Records now name the CPU with its family, model and vector unit "
-            "(`ablate.cpu_name`).")
+def _earlier(name:str, way:str):
+    "`f(recs)`: where `{name}_earlier.jsonl` exists, the sentences on it: its demo `way` models against this file's, same commit and seed"
+    def sentence(recs:list) -> str:
+        old = _jsonl(root/f'nbs/results/{name}_earlier.jsonl')
+        if not old: return ''
+        at = lambda r: str(r['trained'][way]['commit'])[:7]
+        pairs = [(o, n) for o in old for n in recs if o['data'] == 'demo' and (n['data'], n['seed'], at(n)) == (o['data'], o['seed'], at(o))]
+        kept = (f" Earlier records, whose ways were trained in different sessions, are kept in `nbs/results/{name}_earlier.jsonl`; "
+                "every pair in the table was trained in one session, both ways. Records now name the CPU with its family, "
+                "model and vector unit (`ablate.cpu_name`).")
+        if not pairs: return kept
+        same = sum(o['ways'][way]['eval_raw']['iou'] == n['ways'][way]['eval_raw']['iou'] for o, n in pairs)
+        d = [n['ways'][way]['eval_raw']['miou'] - o['ways'][way]['eval_raw']['miou'] for o, n in pairs]
+        cpus = ', '.join(sorted({f"`{o['trained'][way].get('device_name')}`" for o, _ in pairs}))
+        vers = all(o['trained'][way].get(k) == n['trained'][way].get(k) for o, n in pairs for k in ('python', 'torch', 'fastai', 'smp', 'numpy'))
+        return (f" An earlier session trained the demo's `{way}` models of seeds {', '.join(str(o['seed']) for o, _ in pairs)} at "
+                f"the same commit ({at(pairs[0][0])}), with {'the same' if vers else 'other'} library versions, on a CPU reported as "
+                f"{cpus}: {same} of {len(pairs)} score here, uncalibrated, as they did there (evaluation mIoU, this session minus "
+                f"that one: {_f(np.mean(d), np.std(d, ddof=1) if len(d) > 1 else None, '+')})." + kept)
+    return sentence
 
 def class_weights_section() -> list[str]:
     "The default recipe's per-batch class weights, inverse frequency against its square root: held-back scenes decide"
@@ -536,7 +540,7 @@ def aug_default_section() -> list[str]:
         ("`none` does not pass the rule on both data sets: a recipe that names no augmentation keeps its imagery's "
          "family at every budget, and `aug = \"none\"` stays a family a recipe can name.",
          "The rule adopts `none`: a recipe that names no augmentation trains without any at budgets up to 300 steps "
-         "(`data.default_aug_family`)."))
+         "(`data.default_aug_family`)."), _earlier('aug_default', 'none'))
 
 def balance_default_section() -> list[str]:
     "Class-balanced batches in the default recipe, on against off: held-back scenes decide"
@@ -550,7 +554,7 @@ def balance_default_section() -> list[str]:
         'B', 'camvid_recommended_nobalance.toml',
         ("`false` does not pass the rule on both data sets: `recommend` keeps class-balanced batches, and "
          "`balance = false` stays a recipe setting.", "The rule adopts `false`: `recommend` no longer asks for "
-         "class-balanced batches."), _bd_rerun)
+         "class-balanced batches."), _earlier('balance_default', 'false'))
 
 def tta_section() -> list[str]:
     "Test-time flips of saved CamVid `train` runs: none, left-right only (the model's training flips), both"
