@@ -169,6 +169,7 @@ def _write_train(learn, tab:pd.DataFrame, ss, r, valid:list, out:Path, **more) -
     from fastai.torch_core import num_distrib
     from seg_imbalance.interpret import plot_confusion
     from seg_imbalance.predict import save_model
+    from seg_imbalance.ablate import _provenance, _device
     learn.path = out; learn.export('model.pkl') # a pickle: runs code when loaded, so also weights + JSON (no code)
     save_model(learn, out/'model')
     tab.to_csv(out/'per_class.csv'); (out/'per_class.md').write_text(markdown_table(tab))
@@ -177,7 +178,8 @@ def _write_train(learn, tab:pd.DataFrame, ss, r, valid:list, out:Path, **more) -
     summ = {**tab.attrs['summary'], 'recipe': r.name, 'reasons': list(r.reasons), 'rare': learn.rare,
             'steps': learn.steps, 'n_valid_scenes': len(valid), 'valid_scenes': list(valid),
             'holdback': None if learn.holdback is None else learn.holdback.to_dict(),
-            'processes': max(1, num_distrib()), 'threads': torch.get_num_threads(), **more} # threads: runs side by side differ
+            'processes': max(1, num_distrib()), 'threads': torch.get_num_threads(), # threads: runs side by side differ
+            **_provenance(), 'device': _device(), **more} # commit, versions, host, device: which runs may be paired
     (out/'summary.json').write_text(json.dumps(summ, indent=1, default=str))
     return summ
 

@@ -10,6 +10,9 @@ def test_train_calibrates_and_writes_model_files(tmp_path, capsys):
     s = json.loads((out / 'summary.json').read_text())
     assert s['holdback']['level'] == 'scene' and s['holdback']['scenes']
     import torch; assert s['threads'] == torch.get_num_threads()                 # runs side by side record their threads
+    from seg_imbalance.ablate import _device, _provenance
+    assert s['device'] == _device() and s['commit'] == _provenance()['commit']   # which runs may be paired
+    from importlib.metadata import version; assert s['versions']['torch'] == version('torch')
     assert not set(s['holdback']['scenes']) & set(s['valid_scenes'])            # three splits, never mixed
     cal = s['calibration']
     codes = json.loads((out / 'model.json').read_text())['seg_info']['codes']
