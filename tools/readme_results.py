@@ -499,7 +499,7 @@ def _earlier(name:str, way:str):
         if not old: return ''
         at = lambda r: str(r['trained'][way]['commit'])[:7]
         pairs = [(o, n) for o in old for n in recs if o['data'] == 'demo' and (n['data'], n['seed'], at(n)) == (o['data'], o['seed'], at(o))]
-        kept = (f" Earlier records, whose ways were trained in different sessions, are kept in `nbs/results/{name}_earlier.jsonl`; "
+        kept = (f" Earlier records (trained: {_ways_trained_at(old)}) are kept in `nbs/results/{name}_earlier.jsonl`; "
                 "every pair in the table was trained in one session, both ways. Records now name the CPU with its family, "
                 "model and vector unit (`ablate.cpu_name`).")
         if not pairs: return kept
