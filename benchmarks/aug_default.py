@@ -2,7 +2,7 @@
 
     nice python benchmarks/aug_default.py --seeds 0 1 2 --models M    # the demo: both ways trained per seed (kept in M)
     python benchmarks/aug_default.py --runs A0 A1 --vs N0 N1 --data ../shared/data/camvid --size 128 \\
-        --trained COMMIT --vs-trained COMMIT                           # saved `train` outputs, paired by position
+        [--trained C --vs-trained C]                          # saved `train` outputs, paired by position
     python benchmarks/aug_default.py --seeds 0 --steps 8 --out /tmp/a.jsonl --models /tmp/am   # a smoke run
 
 A recipe that names no augmentation takes its imagery's family (`data.default_aug_family`): fastai's `Dihedral` (the 8

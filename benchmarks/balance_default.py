@@ -2,7 +2,7 @@
 
     nice python benchmarks/balance_default.py --seeds 0 1 2 --models M    # the demo: both ways trained per seed (kept in M)
     python benchmarks/balance_default.py --runs A0 A1 --vs B0 B1 --data ../shared/data/camvid --size 128 \\
-        --trained COMMIT --vs-trained COMMIT                               # saved `train` outputs, paired by position
+        [--trained C --vs-trained C]                              # saved `train` outputs, paired by position
 
 `recommend`'s recipe corrects the imbalance three times: repeat-factor sampling, class-balanced batches (every batch
 holds a patch of each rare class) and per-batch class weights; the trained model over-predicts the rare classes until

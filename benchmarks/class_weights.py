@@ -2,7 +2,7 @@
 
     nice python benchmarks/class_weights.py --seeds 0 1 2                # the demo: both ways trained per seed (kept in --models)
     python benchmarks/class_weights.py --runs A0 A1 --vs S0 S1 --data ../shared/data/camvid --size 128 \\
-        --trained COMMIT --vs-trained COMMIT                              # saved `train` outputs, paired by position
+        [--trained C --vs-trained C]                             # saved `train` outputs, paired by position
     python benchmarks/class_weights.py --seeds 0 --steps 8 --out /tmp/c.jsonl --models /tmp/cm   # a smoke run
 
 `recommend` picks weighted cross-entropy with weights from each batch's pixels (`'batch'`: inverse frequency, capped at

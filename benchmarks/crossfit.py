@@ -60,6 +60,14 @@ def load_run(run:Path, data:str, size:int, with_table:bool=False) -> tuple:
     ss, table, *_ = load_data({'source': data if data == 'demo' else str(Path(data).resolve()), 'size': size, 'valid_pct': 0.2})
     return (load_model(run/'model.pkl'), ss, s['valid_scenes'], _heldback(hb), s) + ((table,) if with_table else ())
 
+def run_trained(sm:dict, commit:str|None, run) -> dict:
+    "Where a saved `train` run trained: its summary.json's commit, dirty flag, host and device; else the `commit` typed"
+    rec = {k: sm[k] for k in ('commit', 'dirty', 'host', 'device') if k in sm}
+    if 'commit' not in rec: return {'commit': commit}
+    if commit and not (str(rec['commit']).startswith(commit) or commit.startswith(str(rec['commit']))):
+        raise SystemExit(f"{run}: its summary.json says it trained at {rec['commit']}, not at {commit} as the command line says")
+    return rec
+
 def measure_run(run:Path, data:str, size:int) -> dict:
     model, ss, valid, hb, s = load_run(run, data, size)
     return {'data': Path(data).name, 'run': run.name, 'seed': s.get('seed'), 'rare': s.get('rare'),

@@ -2,7 +2,7 @@
 
     nice python benchmarks/recipe_change.py --field aug --ways default none --seeds 0 1 2 --out OUT.jsonl
     python benchmarks/recipe_change.py --field aug --ways default none --runs A0 A1 --vs N0 N1 \\
-        --data ../shared/data/camvid --size 128 --trained COMMIT --vs-trained COMMIT --out OUT.jsonl
+        --data ../shared/data/camvid --size 128 --out OUT.jsonl
 
 The first of `--ways` is the way every other is paired with; `default` means the recipe unchanged (the field as the
 recipe leaves it), any other value sets the field to it (read as JSON where it parses: `false`, `0.001`; else text). Models: the demo's default recipe (`window.demo_model`)
@@ -13,8 +13,9 @@ fold (each class's raw IoU plus its cross-fitted change under the biases), evalu
 
 The rule (`window.paired_summary`): a way is adopted only if its out-of-fold calibrated held-back mIoU beats the first
 way's on average on every data set measured (two at least) and its out-of-fold held-back rare mIoU does not fall on
-average on any. The evaluation scenes only report. One line per seed, with each way's training commit and device and the
-commit and device of this measurement. `class_weights.py`, `aug_default.py` and `balance_default.py` are this benchmark for one field each (`bind`).
+average on any. The evaluation scenes only report. One line per seed, with each way's training commit and device (read from a
+run's summary.json; `--trained`/`--vs-trained` for runs saved before it recorded them) and the commit and device of this
+measurement. `class_weights.py`, `aug_default.py` and `balance_default.py` are this benchmark for one field each (`bind`).
 """
 import json, sys
 from functools import partial
@@ -41,14 +42,14 @@ def demo_pair(a, seed:int, info:dict):
 
 def runs_pair(a, run:Path, vs:Path):
     "The record head and, per way, the saved `train` run's model and its scores"
-    from crossfit import load_run
+    from crossfit import load_run, run_trained
     out, heads = {}, {}
     for way, r, commit in ((a.ways[0], run, a.trained), (a.ways[1], vs, a.vs_trained)):
         model, ss, valid, hb, sm = load_run(r, a.data, a.size)
         print(f"{r} ({a.field} {way})", flush=True)
         out[way] = {**windows(model, ss, valid, hb, sm.get('rare'), [1])['1'], 'steps': sm.get('steps'), 'run': r.name,
                     'recipe': sm.get('recipe')}
-        heads[way] = {'commit': commit}; seed, rare = sm.get('seed'), sm.get('rare')
+        heads[way] = run_trained(sm, commit, r); seed, rare = sm.get('seed'), sm.get('rare')
     return {'data': Path(a.data).name, 'run': run.name, 'seed': seed, 'field': a.field, 'rare': rare, 'ways': out,
             'trained': heads}
 
@@ -67,7 +68,7 @@ def main(doc:str, field:str|None=None, ways:tuple|None=None, out:str|None=None):
     p.add_argument('--ways', nargs='+', default=list(ways or ()), required=ways is None,
                    help="its values, the first paired with every other ('default': the recipe unchanged)")
     p.add_argument('--vs', nargs='+', default=None, help='with --runs: the second way\'s runs, in the same order')
-    p.add_argument('--vs-trained', default=None, help='with --vs: the commit they trained at')
+    p.add_argument('--vs-trained', default=None, help='with --vs: the commit they trained at (read from their summary.json when it records it)')
     a = p.parse_args()
     if len(a.ways) < 2 or len(set(a.ways)) < len(a.ways): raise SystemExit(f'--ways needs two different values at least, got {a.ways}')
     if a.runs and len(a.vs or []) != len(a.runs): raise SystemExit(f'--vs needs one {a.ways[1]} run per --runs run')

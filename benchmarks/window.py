@@ -1,7 +1,7 @@
 """Is the training patch the right inference window? Larger windows, decided on held-back scenes, shown on evaluation ones.
 
     nice python benchmarks/window.py --seeds 0 1 2                     # the demo: train the default recipe per seed (kept in --models), then measure
-    python benchmarks/window.py --runs R0 R1 --data ../shared/data/camvid --size 128 --trained COMMIT   # saved `train` outputs (model.pkl)
+    python benchmarks/window.py --runs R0 R1 --data ../shared/data/camvid --size 128 [--trained C]   # saved `train` outputs (model.pkl)
     python benchmarks/window.py --seeds 0 --steps 8 --factors 1 2 --out /tmp/w.jsonl --models /tmp/wm   # a smoke run
 
 `predict_scene` slides windows of the training patch's side over a scene. A fully convolutional model takes larger
@@ -111,7 +111,7 @@ def model_args(p):
     p.add_argument('--runs', nargs='+', default=None, help='`train` output folders to measure instead of the demo')
     p.add_argument('--data', default=None, help='with --runs: the scene folder they trained on')
     p.add_argument('--size', type=int, default=128, help='with --runs: their patch size')
-    p.add_argument('--trained', default=None, help='with --runs: the commit they trained at')
+    p.add_argument('--trained', default=None, help='with --runs: the commit they trained at (read from their summary.json when it records it)')
     p.add_argument('--threads', type=int, default=None)
     return p
 
@@ -127,10 +127,10 @@ def each_model(a, recs:list, info:dict):
             yield ({'data': 'demo', 'seed': s, 'steps_asked': a.steps, 'steps': meta['steps'], 'trained': meta['trained']},
                    model, ss, tab, valid, hb, rare)
             continue
-        from crossfit import load_run
+        from crossfit import load_run, run_trained
         model, ss, valid, hb, sm, tab = load_run(run, a.data, a.size, with_table=True) # the table: `train`'s patch rows
         yield ({'data': Path(a.data).name, 'run': run.name, 'seed': sm.get('seed'), 'steps': sm.get('steps'),
-                'recipe': sm.get('recipe'), 'trained': {'commit': a.trained}}, model, ss, tab, valid, hb, sm.get('rare'))
+                'recipe': sm.get('recipe'), 'trained': run_trained(sm, a.trained, run)}, model, ss, tab, valid, hb, sm.get('rare'))
 
 if __name__ == '__main__':
     p = model_args(parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/window.jsonl'))

@@ -90,6 +90,7 @@ def test_window_runs(run_dir, tmp_path):
     assert w2['eval_raw']['iou'] != w1['eval_raw']['iou'] # another window, other predictions
     assert set(w1['heldback_oof']['iou']) == set(w1['heldback_raw']['iou'])
     assert '| demo | 0 | 64 |' in printed and '| demo | 0 | 128 |' in printed
+    assert {k: r['trained'][k] for k in ('commit', 'device')} == {k: s[k] for k in ('commit', 'device')} # read from the run
     with pytest.raises(AssertionError, match='must start with 1'): _run('window.py', '--factors', '2', '--out', '')
 
 
@@ -114,11 +115,26 @@ def test_class_weights_runs(run_dir, tmp_path):
     (r,) = [json.loads(l) for l in out.read_text().splitlines()]
     assert list(r['ways']) == ['batch', 'batch_sqrt'] and r['ways']['batch_sqrt']['recipe'] == 'long-tail-sqrt'
     for way, d in (('batch', run_dir), ('batch_sqrt', vs)): # each way scores exactly what `train` stored for its run
-        assert abs(r['ways'][way]['eval']['miou'] - json.loads((d / 'summary.json').read_text())['mIoU']) < 1e-6
+        sm = json.loads((d / 'summary.json').read_text())
+        assert abs(r['ways'][way]['eval']['miou'] - sm['mIoU']) < 1e-6
+        assert r['trained'][way] == {k: sm[k] for k in ('commit', 'dirty', 'host', 'device')} # where each way trained
     assert '| demo | 0 | batch_sqrt |' in printed and 'adopted by the rule: none' in printed # one data set adopts nothing
     r2 = subprocess.run([sys.executable, str(ROOT / 'benchmarks/class_weights.py'), '--runs', str(run_dir), '--data', 'demo',
                          '--out', str(tmp_path / 'x.jsonl')], capture_output=True, text=True, cwd=ROOT)
     assert r2.returncode != 0 and 'one batch_sqrt run per --runs run' in r2.stderr
+    r3 = subprocess.run([sys.executable, str(ROOT / 'benchmarks/class_weights.py'), '--runs', str(run_dir), '--vs', str(vs),
+                         '--data', 'demo', '--size', '64', '--trained', 'deadbee', '--out', str(tmp_path / 'y.jsonl')],
+                        capture_output=True, text=True, cwd=ROOT)
+    assert r3.returncode != 0 and 'not at deadbee' in r3.stderr and not (tmp_path / 'y.jsonl').exists()
+
+
+def test_run_trained_reads_the_summary():
+    "A saved run's training commit and device come from its summary.json; a typed commit only for runs saved without them"
+    sys.path.insert(0, str(ROOT / 'benchmarks')); from crossfit import run_trained
+    sm = {'commit': 'abc1234def', 'dirty': False, 'host': 'h', 'device': 'cpu X', 'seed': 0}
+    assert run_trained(sm, None, 'r') == run_trained(sm, 'abc1234', 'r') == {k: sm[k] for k in ('commit', 'dirty', 'host', 'device')}
+    assert run_trained({'seed': 0}, 'fff0000', 'r') == {'commit': 'fff0000'} and run_trained({}, None, 'r') == {'commit': None}
+    with pytest.raises(SystemExit, match='r: its summary.json says it trained at abc1234def, not at fff0000'): run_trained(sm, 'fff0000', 'r')
 
 
 def test_recipe_change_refuses_unpaired_ways(tmp_path):
