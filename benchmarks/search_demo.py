@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import cpu_name
+from crossfit import run_trained
 
 def _cmd(r, s, a, out) -> list:
     grp = r.endswith('-groups') # 'auto-groups': --recipe auto --holdback-groups PATTERN (whole groups held back)
@@ -72,7 +73,8 @@ def main():
     p.add_argument('--raw', action='store_true', help='also score each calibrated run without its biases (`raw`)')
     p.add_argument('--rare', nargs='+', default=None, help="the classes of 'rare mIoU' (default: each run's own rare classes)")
     p.add_argument('--groups', default=None, help="--holdback-groups of the runs named R-groups (e.g. 'auto-groups')")
-    p.add_argument('--commit', default=None, help='the commit the runs were trained at (default: HEAD now)')
+    p.add_argument('--commit', default=None, help='the commit the runs were trained at, for runs whose summary.json does not '
+                   'record it (default: HEAD now)')
     a = p.parse_args()
     runs = Path(a.runs); runs.mkdir(parents=True, exist_ok=True)
     commit = a.commit or subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip() or None
@@ -86,6 +88,7 @@ def main():
                                                  stdout=subprocess.DEVNULL); wall = round(time.time() - t0, 1)
             if not (out/'summary.json').exists(): print(f'missing: {out}', file=sys.stderr); continue
             sm = json.loads((out/'summary.json').read_text())
+            where = run_trained(sm, a.commit, out) if 'commit' in sm else {'commit': commit} # where it trained
             pc = pd.read_csv(out/'per_class.csv', index_col='class'); iou = pc['IoU'].to_dict()
             rare = a.rare or sm['rare'] # a fixed set (CamVid's five) or the classes `train` found rare
             if a.rare and not set(rare) <= set(iou): raise SystemExit(f'--rare: {sorted(set(rare) - set(iou))} not in {out}')
@@ -99,8 +102,9 @@ def main():
                          'iou': iou, 'precision': pc['precision'].to_dict(), 'recall': pc['recall'].to_dict(), 'rare': rare, 'data': a.data, 'steps': sm['steps'], 'budget': a.steps,
                          'search_steps': sm.get('search_steps'), 'search': sm.get('search'),
                          'holdback': sm.get('holdback'), 'n_valid_scenes': sm['n_valid_scenes'], 'threads': sm.get('threads'),
-                         'command': ' '.join(_cmd(r, s, a, out)), 'wall_s': wall, 'commit': commit,
-                         'device': f'cpu: {cpu_name()}, {os.cpu_count()} cores (shared)', 'host': platform.node()})
+                         'command': ' '.join(_cmd(r, s, a, out)), 'wall_s': wall, 'commit': where['commit'],
+                         'device': where.get('device') or f'cpu: {cpu_name()}, {os.cpu_count()} cores (shared)',
+                         'host': where.get('host') or platform.node()})
     if not recs: raise SystemExit(f'no finished run in {runs}: add --run to train them')
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(''.join(json.dumps(r) + '\n' for r in recs))

@@ -157,3 +157,17 @@ def test_benchmark_recipes_load():
     assert sqrt.balance and noaug.balance and sqrt.rare == noaug.rare == ('Pole', 'SignSymbol', 'Fence', 'Pedestrian', 'Bicyclist')
     nob = get_recipe(str(ROOT / 'benchmarks/recipes/camvid_recommended_nobalance.toml'))
     assert not nob.balance and (nob.class_weights, nob.sample_weights, nob.rare) == (noaug.class_weights, noaug.sample_weights, noaug.rare)
+
+
+def test_search_demo_collects_where_runs_trained(run_dir, tmp_path):
+    "`search_demo.py` (collecting saved runs) records the commit, device and host each run's summary.json gives"
+    out = tmp_path / 's.jsonl'
+    _run('search_demo.py', '--runs', str(run_dir.parent), '--recipes', 'auto', '--seeds', '0', '--size', '64', '--out', str(out))
+    (r,) = [json.loads(l) for l in out.read_text().splitlines()]
+    s = json.loads((run_dir / 'summary.json').read_text())
+    assert (r['name'], r['seed'], r['miou']) == ('auto', 0, s['mIoU'])
+    assert {k: r[k] for k in ('commit', 'device', 'host')} == {k: s[k] for k in ('commit', 'device', 'host')}
+    r2 = subprocess.run([sys.executable, str(ROOT / 'benchmarks/search_demo.py'), '--runs', str(run_dir.parent), '--recipes',
+                         'auto', '--seeds', '0', '--commit', 'deadbee', '--out', str(tmp_path / 'x.jsonl')],
+                        capture_output=True, text=True, cwd=ROOT)
+    assert r2.returncode != 0 and 'not at deadbee' in r2.stderr
