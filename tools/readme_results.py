@@ -44,17 +44,21 @@ def grid_table(results:Path, baseline:str, anchor:str|None=None) -> tuple[str, d
     return md, dict(rare=rare, summary=s, devices=devices, recommended_ran=ran, n_runs=len(recs), budget=recs[0]['budget'],
                     seeds=sorted({r['seed'] for r in recs}))
 
-def _ran(d:dict) -> str:
-    "Which recipe the grid's `recommended` runs used, in words"
+def _ran_parts(r:dict) -> str:
+    "A recipe record's remedies, in words"
+    return ', '.join([r['loss'] + (f" with {r['class_weights']} class weights" if r.get('class_weights') else ''),
+             *(['copy-paste'] if r.get('copy_paste') else []), *([f"{r['context']} context"] if r.get('context') else []),
+             *([f"{r.get('sample_weights') or r['weights']} sampling"] if r.get('sample_weights') or r.get('weights') else []), *(['class-balanced batches'] if r.get('balance') else [])])
+
+def _ran(d:dict, now_default:bool=False) -> str:
+    "Which recipe the grid's `recommended` runs used, in words (`now_default`: the grid ran today's `recommend`)"
     r = d.get('recommended_ran')
     if not r: return ''
-    parts = [r['loss'] + (f" with {r['class_weights']} class weights" if r.get('class_weights') else ''),
-             *(['copy-paste'] if r.get('copy_paste') else []), *([f"{r['context']} context"] if r.get('context') else []),
-             *([f"{r.get('sample_weights') or r['weights']} sampling"] if r.get('sample_weights') or r.get('weights') else []), *(['class-balanced batches'] if r.get('balance') else [])]
+    if now_default: return f" The `recommended` rows ran `recommend`'s pick at their commit, as `train` does: {_ran_parts(r)}."
     s, now = d['summary'], 'long-tail-balanced'
     got = (f": rare {_f(s.loc[now, 'rare_miou_mean'], s.loc[now, 'rare_miou_std'])}, mIoU "
            f"{_f(s.loc[now, 'miou_mean'], s.loc[now, 'miou_std'])}" if now in s.index else '')
-    return (f" The `recommended` rows ran the `recommend` of their commit, which chose {', '.join(parts)}; "
+    return (f" The `recommended` rows ran the `recommend` of their commit, which chose {_ran_parts(r)}; "
             f"`recommend` now returns the long-tail recipe with class-balanced batches (`{now}`{got}).")
 
 def _jsonl(path:Path) -> list[dict]:
@@ -631,11 +635,44 @@ def demo_floor_section() -> list[str]:
             _md(['seed', 'way', 'rare mIoU gain', 'mIoU gain', 'worst class change (evaluation)',
                  'worst class change (held-back)'], rows), '']
 
-def _mixed_note(s) -> list[str]:
+def _mixed_note(s, rerun:str="Rerunning this grid on one commit and one device is open (issue 17).") -> list[str]:
     "The `summarize` flags of a table whose runs mix commits or devices (they do not pair honestly)"
     lines = s.attrs.get('mixed') or []
-    return [f"**Not one commit and device:** {' '.join(l.rstrip('.') + '.' for l in lines)} Rerunning this grid on one commit "
-            "and one device is open (issue 17).", ''] if lines else []
+    return [f"**Not one commit and device:** {' '.join(l.rstrip('.') + '.' for l in lines)} {rerun}", ''] if lines else []
+
+CPU_GRID = root/'nbs/results/camvid_grid_cpu/results.jsonl'
+
+def camvid_grid_cpu_section() -> list[str]:
+    "The CamVid grid's subset rerun on one commit and one CPU, and each config against its earlier grid rows of the same seeds"
+    if not CPU_GRID.exists() or not CPU_GRID.stat().st_size: return []
+    from seg_imbalance.ablate import read_results
+    md, d = grid_table(CPU_GRID, 'baseline', 'article-smp'); s = d['summary']
+    recs = read_results(CPU_GRID); seeds = set(d['seeds'])
+    done = {n for n in s.index if s.loc[n, 'n_seeds'] == len(seeds)}
+    old = [r for r in read_results(root/'nbs/results/camvid_ablation/results.jsonl') if r['seed'] in seeds]
+    at = lambda rs: ', '.join(sorted({str(r.get('commit'))[:7] for r in rs}))
+    mean = lambda rs, n, k: np.mean([r[k] for r in rs if r['name'] == n]) if any(r['name'] == n for r in rs) else np.nan
+    cmp = [[f'`{n}`', _f(mean(recs, n, 'miou')), _f(mean(old, n, 'miou')), _f(mean(recs, n, 'rare_miou')),
+            _f(mean(old, n, 'rare_miou')), at([r for r in old if r['name'] == n]) or '—'] for n in s.index]
+    best, top = s.rare_miou_mean.idxmax(), s.miou_mean.idxmax()
+    met = ((s.rare_miou_mean >= .1) & (s.miou_mean >= .34)).any()
+    return ['### The CamVid grid again, on one commit and one CPU', '',
+            "The grid above mixes commits and devices, so its rows do not pair. These configs of it (chosen before running: "
+            "the baseline, the recommended recipe, the article's pipeline with and without its augmentation, and the three "
+            "configs with the highest rare-class mIoU or mIoU above) ran again at one commit, on one CPU, in one session, "
+            f"each run on one thread, two at a time: seeds {', '.join(map(str, d['seeds']))}, the same budget and scoring "
+            f"({d['n_runs']} runs: {'; '.join(d['devices'])}; commit {at(recs)}). Command: `OMP_NUM_THREADS=1 seg-imbalance "
+            "ablate nbs/results/camvid_grid_cpu.toml --out nbs/results/camvid_grid_cpu --jobs 2` (it resumes).", '', md, '',
+            *_mixed_note(s, ''),
+            (f"Configs with fewer than {len(seeds)} seeds so far: {', '.join(f'`{n}`' for n in s.index if n not in done)}. "
+             if len(done) < len(s) else '') +
+            f"Highest rare-class mIoU: `{best}`, {_f(s.loc[best, 'rare_miou_mean'], s.loc[best, 'rare_miou_std'])} (mIoU "
+            f"{_f(s.loc[best, 'miou_mean'], s.loc[best, 'miou_std'])}); highest mIoU: `{top}`, "
+            f"{_f(s.loc[top, 'miou_mean'], s.loc[top, 'miou_std'])}. The target of rare-class mIoU ≥ 0.10 with mIoU ≥ 0.34 "
+            f"is {'met' if met else 'not met'} by any config." + _ran(d, now_default=True), '',
+            "Each config here against its rows of the same seeds in the grid above (means over those seeds; another commit "
+            "and device, so a change of code, device and arithmetic at once, not a paired difference):", '',
+            _md(['config', 'mIoU here', 'mIoU above', 'rare mIoU here', 'rare mIoU above', 'commit above'], cmp), '']
 
 def block() -> str:
     out = [BEGIN, '']
@@ -652,7 +689,9 @@ def block() -> str:
                 "(SMP Dice + focal, `WeightedRandomSampler` ×3, SMP Unet without attention, plain PyTorch loop).",
                 '', 'Grid `nbs/results/camvid_ablation.toml`; command: `seg-imbalance ablate nbs/results/camvid_ablation.toml '
                 '--out nbs/results/camvid_ablation` (or, on one GPU machine, `bash benchmarks/camvid_ablation_gpu.sh OUT`).',
-                '', md, '', *_mixed_note(s),
+                '', md, '', *_mixed_note(s, 'Some of its configs ran again on one commit and one CPU: the next table.'
+                                         if CPU_GRID.exists() and CPU_GRID.stat().st_size else
+                                         'Rerunning this grid on one commit and one device is open (issue 17).'),
                 f"Highest rare-class mIoU: `{best}`, {_f(s.loc[best, 'rare_miou_mean'], s.loc[best, 'rare_miou_std'])} "
                 f"(mIoU {_f(s.loc[best, 'miou_mean'], s.loc[best, 'miou_std'])}); highest mIoU: `{top}`, "
                 f"{_f(s.loc[top, 'miou_mean'], s.loc[top, 'miou_std'])} (rare {_f(s.loc[top, 'rare_miou_mean'])})."
@@ -661,6 +700,7 @@ def block() -> str:
                 f" The target of rare-class mIoU ≥ 0.10 with mIoU ≥ 0.34 is "
                 f"{'met' if ((s.rare_miou_mean >= .1) & (s.miou_mean >= .34)).any() else 'not met'} by any config."
                 + _ran(d), '']
+        out += camvid_grid_cpu_section()
     demo = root/'nbs/results/demo_ablation/results.jsonl'
     if demo.exists() and demo.stat().st_size:
         md, d = grid_table(demo, 'baseline')
