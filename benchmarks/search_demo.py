@@ -88,7 +88,7 @@ def main():
                                                  stdout=subprocess.DEVNULL); wall = round(time.time() - t0, 1)
             if not (out/'summary.json').exists(): print(f'missing: {out}', file=sys.stderr); continue
             sm = json.loads((out/'summary.json').read_text())
-            where = run_trained(sm, a.commit, out) if 'commit' in sm else {'commit': commit} # where it trained
+            where = run_trained(sm, a.commit, out); where['commit'] = where['commit'] or commit # where it trained
             pc = pd.read_csv(out/'per_class.csv', index_col='class'); iou = pc['IoU'].to_dict()
             rare = a.rare or sm['rare'] # a fixed set (CamVid's five) or the classes `train` found rare
             if a.rare and not set(rare) <= set(iou): raise SystemExit(f'--rare: {sorted(set(rare) - set(iou))} not in {out}')

@@ -42,7 +42,7 @@ def grid_table(results:Path, baseline:str, anchor:str|None=None) -> tuple[str, d
     devices = [f"{(dev == k).sum()} on {k}, median {v:.0f} s a run" for k, v in wall.items()]
     ran = next((r['recipe'] for r in recs if r['name'] == 'recommended'), None)
     return md, dict(rare=rare, summary=s, devices=devices, recommended_ran=ran, n_runs=len(recs), budget=recs[0]['budget'],
-                    seeds=sorted({r['seed'] for r in recs}))
+                    seeds=sorted({r['seed'] for r in recs}), records=recs)
 
 def _ran_parts(r:dict) -> str:
     "A recipe record's remedies, in words"
@@ -642,26 +642,28 @@ def _mixed_note(s, rerun:str="Rerunning this grid on one commit and one device i
 
 CPU_GRID = root/'nbs/results/camvid_grid_cpu/results.jsonl'
 
-def _paid(s, rare:list, tol:float=.02) -> str:
-    "Per config, the common classes whose mean IoU is more than `tol` below the baseline's (raw argmax, no calibration)"
-    common = [c[4:-5] for c in s.columns if c.startswith('iou_') and c.endswith('_mean') and c[4:-5] not in rare]
-    lost = {n: [f"{c} {s.loc[n, f'iou_{c}_mean'] - s.loc['baseline', f'iou_{c}_mean']:+.3f}" for c in common
-                if s.loc[n, f'iou_{c}_mean'] < s.loc['baseline', f'iou_{c}_mean'] - tol] for n in s.index if n != 'baseline'}
-    return (" These are raw argmax scores (no calibration); the common classes each config lost more than 0.02 IoU on against "
-            "the baseline (mean over seeds): " + '; '.join(f"`{n}`: {', '.join(v) or 'none'}" for n, v in lost.items()) +
-            " (`ablate` prints these, with precision and recall, in `nbs/results/camvid_grid_cpu/warnings.txt`).")
+def _filled(path:Path) -> bool: return path.exists() and path.stat().st_size > 0
+
+def _paid(recs:list, rare:list) -> str:
+    "Per config, the common classes `ablate`'s over-correction guard (`ablation_warnings`) finds below the baseline's IoU"
+    from seg_imbalance.results import ablation_warnings
+    drops = {n: [l.split(' → ')[0] for l in ls if ' in the baseline ' in l]
+             for n, ls in ablation_warnings(recs, 'baseline', rare=rare).items() if n != 'baseline'}
+    return (" These are raw argmax scores (no calibration); the common classes `ablate`'s over-correction guard flags, each "
+            "more than 0.02 IoU below the baseline (means over seeds): " +
+            '; '.join(f"`{n}`: {', '.join(v) or 'none'}" for n, v in drops.items()) +
+            " (its lines, with precision and recall, are in `nbs/results/camvid_grid_cpu/warnings.txt`).")
 
 def camvid_grid_cpu_section() -> list[str]:
     "The CamVid grid's subset rerun on one commit and one CPU, and each config against its earlier grid rows of the same seeds"
-    if not CPU_GRID.exists() or not CPU_GRID.stat().st_size: return []
+    if not _filled(CPU_GRID): return []
     from seg_imbalance.ablate import read_results
-    md, d = grid_table(CPU_GRID, 'baseline', 'article-smp'); s = d['summary']
-    recs = read_results(CPU_GRID); seeds = set(d['seeds'])
+    md, d = grid_table(CPU_GRID, 'baseline', 'article-smp'); s, recs, seeds = d['summary'], d['records'], set(d['seeds'])
     done = {n for n in s.index if s.loc[n, 'n_seeds'] == len(seeds)}
     old = [r for r in read_results(root/'nbs/results/camvid_ablation/results.jsonl') if r['seed'] in seeds]
     at = lambda rs: ', '.join(sorted({str(r.get('commit'))[:7] for r in rs}))
     mean = lambda rs, n, k: np.mean([r[k] for r in rs if r['name'] == n]) if any(r['name'] == n for r in rs) else np.nan
-    cmp = [[f'`{n}`', _f(mean(recs, n, 'miou')), _f(mean(old, n, 'miou')), _f(mean(recs, n, 'rare_miou')),
+    cmp = [[f'`{n}`', _f(s.loc[n, 'miou_mean']), _f(mean(old, n, 'miou')), _f(s.loc[n, 'rare_miou_mean']),
             _f(mean(old, n, 'rare_miou')), at([r for r in old if r['name'] == n]) or '—'] for n in s.index]
     best, top = s.rare_miou_mean.idxmax(), s.miou_mean.idxmax()
     met = ((s.rare_miou_mean >= .1) & (s.miou_mean >= .34)).any()
@@ -678,7 +680,7 @@ def camvid_grid_cpu_section() -> list[str]:
             f"Highest rare-class mIoU: `{best}`, {_f(s.loc[best, 'rare_miou_mean'], s.loc[best, 'rare_miou_std'])} (mIoU "
             f"{_f(s.loc[best, 'miou_mean'], s.loc[best, 'miou_std'])}); highest mIoU: `{top}`, "
             f"{_f(s.loc[top, 'miou_mean'], s.loc[top, 'miou_std'])}. The target of rare-class mIoU ≥ 0.10 with mIoU ≥ 0.34 "
-            f"is {'met' if met else 'not met'} by any config." + _ran(d, now_default=True) + _paid(s, d['rare']), '',
+            f"is {'met' if met else 'not met'} by any config." + _ran(d, now_default=True) + _paid(recs, d['rare']), '',
             "Each config here against its rows of the same seeds in the grid above (means over those seeds; another commit "
             "and device, so a change of code, device and arithmetic at once, not a paired difference):", '',
             _md(['config', 'mIoU here', 'mIoU above', 'rare mIoU here', 'rare mIoU above', 'commit above'], cmp), '']
@@ -699,7 +701,7 @@ def block() -> str:
                 '', 'Grid `nbs/results/camvid_ablation.toml`; command: `seg-imbalance ablate nbs/results/camvid_ablation.toml '
                 '--out nbs/results/camvid_ablation` (or, on one GPU machine, `bash benchmarks/camvid_ablation_gpu.sh OUT`).',
                 '', md, '', *_mixed_note(s, 'Some of its configs ran again on one commit and one CPU: the next table.'
-                                         if CPU_GRID.exists() and CPU_GRID.stat().st_size else
+                                         if _filled(CPU_GRID) else
                                          'Rerunning this grid on one commit and one device is open (issue 17).'),
                 f"Highest rare-class mIoU: `{best}`, {_f(s.loc[best, 'rare_miou_mean'], s.loc[best, 'rare_miou_std'])} "
                 f"(mIoU {_f(s.loc[best, 'miou_mean'], s.loc[best, 'miou_std'])}); highest mIoU: `{top}`, "
@@ -711,7 +713,7 @@ def block() -> str:
                 + _ran(d), '']
         out += camvid_grid_cpu_section()
     demo = root/'nbs/results/demo_ablation/results.jsonl'
-    if demo.exists() and demo.stat().st_size:
+    if _filled(demo):
         md, d = grid_table(demo, 'baseline')
         out += ['### Demo scenes: recipes and augmentation remedies', '',
                 f"The 12 synthetic 512 px scenes of `seg-imbalance demo`, 64 px patches, batch {d['budget']['bs']}, "
