@@ -9,6 +9,8 @@
                                                     # the same on a scene folder (CamVid: its splits.csv, 101 val frames)
     python benchmarks/search_demo.py --run --data ../shared/data/camvid --size 128 --recipes auto auto-groups \
         --groups '^(.*)\d{3}$' --raw ...             # 'auto-groups': whole stretches of frames held back
+    python benchmarks/search_demo.py --run ... --recipes auto dice=benchmarks/recipes/camvid_dice.toml
+                                                    # 'NAME=FILE.toml': a recipe file, its runs named NAME
 
 Each run is `seg-imbalance train demo --recipe R --steps 300 --size 64 --bs 16 --seed S --out RUNS/R_S` (every recipe
 holds back the same part of the training side, 0.15 by default, so all train on the same rows; the search chooses on
@@ -24,7 +26,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import cpu_name
 from crossfit import run_trained
 
+def _name(r:str) -> str:
+    "The run's name: 'NAME' of a 'NAME=FILE.toml' entry of --recipes (a recipe file run under a name), else the entry"
+    return r.split('=', 1)[0]
+
 def _cmd(r, s, a, out) -> list:
+    r = r.split('=', 1)[-1] # 'NAME=FILE.toml': the file is the recipe
     grp = r.endswith('-groups') # 'auto-groups': --recipe auto --holdback-groups PATTERN (whole groups held back)
     if grp and not a.groups: raise SystemExit(f"{r}: give --groups PATTERN")
     r = r.removesuffix('-groups')
@@ -82,7 +89,7 @@ def main():
     before = {(r['name'], r['seed']): r.get('wall_s') for r in map(json.loads, old.read_text().splitlines())} if old.exists() else {}
     for s in a.seeds:
         for r in a.recipes:
-            out = runs/f'{r}_{s}'; wall = None
+            out = runs/f'{_name(r)}_{s}'; wall = None
             if a.run and not (out/'summary.json').exists():
                 t0 = time.time(); subprocess.run(['nice', '-n', '10', *_cmd(r, s, a, out)], check=True,
                                                  stdout=subprocess.DEVNULL); wall = round(time.time() - t0, 1)
@@ -94,10 +101,10 @@ def main():
             if a.rare and not set(rare) <= set(iou): raise SystemExit(f'--rare: {sorted(set(rare) - set(iou))} not in {out}')
             done = runs/'done.txt' # wall times of the shell loop that ran them, when it did
             if wall is None and done.exists():
-                wall = next((float(l.split()[3]) for l in done.read_text().splitlines() if l.split()[:2] == [r, str(s)]), None)
-            if wall is None: wall = before.get((r, s)) # a re-collection keeps the wall time of the run
+                wall = next((float(l.split()[3]) for l in done.read_text().splitlines() if l.split()[:2] == [_name(r), str(s)]), None)
+            if wall is None: wall = before.get((_name(r), s)) # a re-collection keeps the wall time of the run
             rmiou = sum(iou[c] for c in rare) / len(rare) if a.rare else sm.get('rare_miou')
-            recs.append({'name': r, 'seed': s, 'recipe': sm['recipe'], 'miou': sm['mIoU'], 'rare_miou': rmiou,
+            recs.append({'name': _name(r), 'seed': s, 'recipe': sm['recipe'], 'miou': sm['mIoU'], 'rare_miou': rmiou,
                          'heldback': _heldback(out, rare), 'raw': _raw(out, a.data, a.size, rare) if a.raw else None,
                          'iou': iou, 'precision': pc['precision'].to_dict(), 'recall': pc['recall'].to_dict(), 'rare': rare, 'data': a.data, 'steps': sm['steps'], 'budget': a.steps,
                          'search_steps': sm.get('search_steps'), 'search': sm.get('search'),
