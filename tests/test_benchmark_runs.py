@@ -171,3 +171,20 @@ def test_search_demo_collects_where_runs_trained(run_dir, tmp_path):
                          'auto', '--seeds', '0', '--commit', 'deadbee', '--out', str(tmp_path / 'x.jsonl')],
                         capture_output=True, text=True, cwd=ROOT)
     assert r2.returncode != 0 and 'not at deadbee' in r2.stderr
+    f = 'benchmarks/recipes/camvid_dice.toml' # 'NAME=FILE.toml': the run named NAME, the file its recipe
+    _run('search_demo.py', '--runs', str(run_dir.parent), '--recipes', f'auto={f}', '--seeds', '0', '--out', str(out))
+    (r,) = [json.loads(l) for l in out.read_text().splitlines()]
+    assert r['name'] == 'auto' and f'--recipe {f} ' in r['command'] and f"{run_dir.parent / 'auto_0'}" in r['command']
+
+def test_search_candidate_recipe_files():
+    "The CamVid recipe files of the search's candidates are the candidates themselves, with CamVid's rare classes"
+    from dataclasses import replace
+    from seg_imbalance.recipe import get_recipe, RECIPES
+    from seg_imbalance.choose import SEARCH_CANDIDATES
+    rec = replace(RECIPES['long-tail'], rare=('Pole', 'SignSymbol', 'Fence', 'Pedestrian', 'Bicyclist'))
+    for f, n in (('dice_focal', 'dice-focal'), ('tversky', 'tversky')):
+        a, b = get_recipe(str(ROOT / f'benchmarks/recipes/camvid_{f}.toml')), SEARCH_CANDIDATES[n](rec)
+        assert replace(a, reasons=()) == replace(b, reasons=()), n
+    d = get_recipe(str(ROOT / 'benchmarks/recipes/camvid_dice.toml'))
+    assert replace(d, name='baseline', loss='ce', reasons=(), rare=()) == replace(RECIPES['baseline'], reasons=())
+    assert d.rare == rec.rare
