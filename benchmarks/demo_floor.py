@@ -10,6 +10,13 @@ the whole evaluation scenes three ways: raw, calibrated (`calibrate_heldback`, m
 calibrated with a floor (`floor=iou_floor(baseline's held-back table)`). Each line of the results file holds, per way,
 the per-class IoU change against the baseline on the evaluation scenes *and* on the held-back scenes: the floor can
 only act on what the held-back scenes show. The commit and device of the training and of the measuring are recorded.
+
+    python benchmarks/demo_floor.py --runs /tmp/cal/auto_0=/tmp/cal/baseline_0 --data ../shared/data/camvid --size 128 \
+        --out nbs/results/camvid_floor.jsonl          # saved `train` runs: REMEDY=BASELINE of one seed and held-back part
+
+With `--runs`, the same three ways for a saved `train` run against the baseline run that held back the same frames and
+evaluates the same ones. The baseline is taken as `train` stored it (with its biases), as `--recipe search` takes the
+baseline pilot: the floor is its held-back IoU after its biases.
 """
 import json, sys
 from pathlib import Path
@@ -40,13 +47,19 @@ def measure(d:Path, seed:int, meta:dict) -> dict:
     from seg_imbalance.fit import evaluate_heldback, calibrate_heldback
     from seg_imbalance.interpret import evaluate_scenes
     from seg_imbalance.calibrate import iou_floor
-    ss, _, valid, hb, rec = demo_split(seed); rare = list(rec.rare)
-    base, model = load_model(d/'baseline'), load_model(d/'recommended')
+    ss, _, valid, hb, rec = demo_split(seed)
+    return {'seed': seed, 'steps': meta['steps'], **_three(load_model(d/'recommended'), load_model(d/'baseline'), ss, valid,
+                                                           hb, list(rec.rare))}
+
+def _three(model, base, ss, valid, hb, rare:list) -> dict:
+    "`model` raw, calibrated and calibrated with `base`'s held-back floor: scores and per-class IoU changes against `base`"
+    from seg_imbalance.fit import evaluate_heldback, calibrate_heldback
+    from seg_imbalance.interpret import evaluate_scenes
+    from seg_imbalance.calibrate import iou_floor
     ev = lambda m: evaluate_scenes(m, ss, valid, rare=rare, progress=False)
     hbt = lambda m: evaluate_heldback(m, ss, hb, rare=rare)
     evb, hbb = ev(base), hbt(base)
-    out = {'seed': seed, 'steps': meta['steps'], 'rare': rare, 'baseline': {'miou': evb.attrs['summary']['mIoU'],
-           'rare_miou': evb.attrs['summary']['rare_miou']}}
+    out = {'rare': rare, 'baseline': {'miou': evb.attrs['summary']['mIoU'], 'rare_miou': evb.attrs['summary']['rare_miou']}}
     for way, kw in (('raw', None), ('calibrated', {}), ('floor', {'floor': iou_floor(hbb, ss.codes)})):
         model.seg_info.calibration = None
         if kw is not None: calibrate_heldback(model, ss, hb, progress=False, **kw)
@@ -56,6 +69,17 @@ def measure(d:Path, seed:int, meta:dict) -> dict:
                     'iou_gain': g.to_dict(), 'worst': float(g.min()), 'heldback_iou_gain': gh.to_dict(),
                     'heldback_worst': float(gh.min()), 'biases': model.seg_info.calibration}
     return out
+
+def measure_pair(remedy:Path, base:Path, data:str, size:int) -> dict:
+    "A saved `train` run against the baseline run of its seed (the same held-back and evaluation frames): the three ways"
+    from crossfit import load_run, run_trained
+    model, ss, valid, hb, s = load_run(remedy, data, size)
+    bmodel, _, bvalid, _, bs = load_run(base, data, size)
+    if (s['holdback'], valid) != (bs['holdback'], bvalid):
+        raise SystemExit(f"{remedy} and {base} hold back or evaluate different frames: the baseline cannot floor it")
+    return {'run': remedy.name, 'baseline_run': base.name, 'seed': s.get('seed'), 'steps': s.get('steps'),
+            'data': Path(data).name, **_three(model, bmodel, ss, valid, hb, s.get('rare') or []),
+            'trained': run_trained(s, None, remedy), 'baseline_trained': run_trained(bs, None, base)}
 
 def table(recs:list) -> list[dict]:
     rows = []
@@ -71,10 +95,23 @@ if __name__ == '__main__':
     p = parser(__doc__.split('\n')[0], seeds=[0, 1, 2], out='nbs/results/demo_floor.jsonl')
     p.add_argument('--steps', type=int, default=300)
     p.add_argument('--models', default='/tmp/demo_floor_models', help='where the trained models are kept')
+    p.add_argument('--runs', nargs='+', default=None, help='REMEDY=BASELINE pairs of `train` output folders, instead of the demo')
+    p.add_argument('--data', default=None, help='with --runs: the scene folder they trained on')
+    p.add_argument('--size', type=int, default=128, help='with --runs: their patch size')
     a = p.parse_args()
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     recs = [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
     info = run_info('cpu') # once: a commit made while this runs does not split its seeds across commits
+    if a.runs:
+        if not a.data: raise SystemExit('--runs needs --data, the scene folder they trained on')
+        for pair in a.runs:
+            if pair.count('=') != 1: raise SystemExit(f"--runs: {pair!r} is not REMEDY=BASELINE")
+            rem, base = map(Path, pair.split('='))
+            if any(r.get('run') == rem.name and r.get('baseline_run') == base.name for r in recs): continue
+            r = {**measure_pair(rem, base, a.data, a.size), 'run_info': info}
+            with out.open('a') as f: f.write(json.dumps(r, default=float) + '\n')
+            recs.append(r); print(f"{rem.name} done", flush=True)
+        print_table(table(recs)); sys.exit()
     for s in a.seeds:
         if any(r['seed'] == s and r['steps'] == a.steps for r in recs): continue
         d = Path(a.models)/f'seed{s}_steps{a.steps}'

@@ -188,3 +188,19 @@ def test_search_candidate_recipe_files():
     d = get_recipe(str(ROOT / 'benchmarks/recipes/camvid_dice.toml'))
     assert replace(d, name='baseline', loss='ce', reasons=(), rare=()) == replace(RECIPES['baseline'], reasons=())
     assert d.rare == rec.rare
+
+def test_demo_floor_runs(run_dir, tmp_path):
+    "`demo_floor.py --runs REMEDY=BASELINE`: saved runs of one held-back part, the baseline as stored; other parts refused"
+    out = tmp_path / 'f.jsonl'
+    _run('demo_floor.py', '--runs', f'{run_dir}={run_dir}', '--data', 'demo', '--size', '64', '--out', str(out))
+    (r,) = [json.loads(l) for l in out.read_text().splitlines()]
+    s = json.loads((run_dir / 'summary.json').read_text())
+    assert (r['run'], r['baseline_run'], r['seed']) == ('auto_0', 'auto_0', s['seed']) and r['trained']['commit'] == s['commit']
+    assert abs(r['baseline']['miou'] - s['mIoU']) < 1e-6   # the baseline with the biases `train` stored
+    for w in ('raw', 'calibrated', 'floor'): assert set(r[w]['iou_gain']) == set(r[w]['heldback_iou_gain']) and r[w]['iou_gain']
+    other = tmp_path / 'seed1'                                # another seed holds back other scenes: no floor pairs them
+    assert main(['train', 'demo', '--steps', '2', '--size', '64', '--bs', '4', '--seed', '1', '--out', str(other),
+                 '--recipe', 'baseline']) == 0
+    p = subprocess.run([sys.executable, str(ROOT / 'benchmarks/demo_floor.py'), '--runs', f'{other}={run_dir}', '--data', 'demo',
+                        '--size', '64', '--out', str(tmp_path / 'g.jsonl')], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode != 0 and 'hold back or evaluate different frames' in p.stderr and not (tmp_path / 'g.jsonl').exists()

@@ -671,6 +671,40 @@ def demo_floor_section() -> list[str]:
             _md(['seed', 'way', 'rare mIoU gain', 'mIoU gain', 'worst class change (evaluation)',
                  'worst class change (held-back)'], rows), '']
 
+def camvid_floor_section() -> list[str]:
+    "`demo_floor.py --runs`: CamVid's `train` remedies calibrated three ways against the baseline run of their seed"
+    recs = _jsonl(root/'nbs/results/camvid_floor.jsonl')
+    if not recs: return []
+    ways, rows, by = ('raw', 'calibrated', 'floor'), [], {}
+    worst = lambda d: f"{min(d.values()):+.3f} ({min(d, key=d.get)})"
+    lost = lambda r, w: ', '.join(f"{c} {v:+.3f}" for c, v in r[w]['heldback_iou_gain'].items()
+                                  if c not in r['rare'] and v < -0.02) or 'none'
+    for r in recs:
+        for w in ways:
+            rows.append([f"`{r['run']}`", r['seed'], w, f"{r[w]['miou']:.3f}", f"{r[w]['rare_miou']:.3f}", worst(r[w]['iou_gain']),
+                         worst(r[w]['heldback_iou_gain']), lost(r, w)])
+            by.setdefault((r['run'].rsplit('_', 1)[0], w), []).append(r)
+    summ = [[f"`{n}`", w, len(rs), _ms([r[w]['miou'] for r in rs]), _ms([r[w]['rare_miou'] for r in rs]),
+             _sms([r[w]['miou'] - r['baseline']['miou'] for r in rs]), _sms([r[w]['rare_miou'] - r['baseline']['rare_miou'] for r in rs]),
+             'met' if np.mean([r[w]['rare_miou'] for r in rs]) >= .10 and np.mean([r[w]['miou'] for r in rs]) >= .34 else 'not met']
+            for (n, w), rs in by.items()]
+    base = sorted({(r['seed'], r['baseline']['miou'], r['baseline']['rare_miou']) for r in recs})
+    at = lambda k: '; '.join(sorted({f"{str(r[k].get('commit'))[:7]} ({r[k].get('device') or r[k].get('device_name')})" for r in recs}))
+    return ["### CamVid: the remedies calibrated with the baseline's held-back IoU as floor", '',
+            "The `train` runs of the table above, each remedy against the `baseline` run of its seed (the same held-back and val "
+            "frames), three ways: `raw` (no biases), `calibrated` (`train`'s biases, mIoU ascent on the held-back frames) and "
+            "`floor` (biases fitted first to bring each class back up to the baseline's held-back IoU after its own biases, as "
+            "`--recipe search` calibrates its remedies; `fit_class_biases(floor=...)`). Changes are against the baseline as "
+            "`train` stored it (calibrated: " + '; '.join(f"seed {s} mIoU {m:.3f}, rare mIoU {q:.3f}" for s, m, q in base) +
+            "), on the val frames and on the held-back frames the biases were fitted on; the last column lists the common "
+            "classes losing more than 0.02 held-back IoU, which the search's guard rejects. Command: `python "
+            "benchmarks/demo_floor.py --runs R_S=baseline_S ... --data ../shared/data/camvid --size 128 --out "
+            f"nbs/results/camvid_floor.jsonl` (trained at {at('trained')}; measured at {at('run_info')}).", '',
+            _md(['run', 'seed', 'way', 'mIoU', 'rare mIoU', 'worst class vs baseline (val)', 'worst class vs baseline (held-back)',
+                 'common classes > 0.02 below the baseline (held-back)'], rows), '',
+            _md(['recipe', 'way', 'seeds', 'mIoU', 'rare mIoU', 'Δ mIoU vs baseline', 'Δ rare vs baseline',
+                 'target (rare ≥ 0.10, mIoU ≥ 0.34)'], summ), '']
+
 def _mixed_note(s, rerun:str="Rerunning this grid on one commit and one device is open (issue 17).") -> list[str]:
     "The `summarize` flags of a table whose runs mix commits or devices (they do not pair honestly)"
     lines = s.attrs.get('mixed') or []
@@ -757,7 +791,7 @@ def block() -> str:
                 f"{'; '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
                 "`nbs/results/demo_ablation.toml`; command: `seg-imbalance ablate nbs/results/demo_ablation.toml --out "
                 "nbs/results/demo_ablation`.", '', md, '', *_mixed_note(d['summary']), _ran(d).strip(), '']
-    out += camvid_train_section() + camvid_train_section('camvid_train_cal.jsonl', CAL_TITLE, pick=True) + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + natural_bn_section() + class_weights_section() + aug_default_section() + balance_default_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
+    out += camvid_train_section() + camvid_train_section('camvid_train_cal.jsonl', CAL_TITLE, pick=True) + camvid_floor_section() + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + natural_bn_section() + class_weights_section() + aug_default_section() + balance_default_section() + demo_seeds_section() + demo_floor_section() + search_section() + parity_section()
     return '\n'.join(out + [END])
 
 def updated(readme:str) -> str:
