@@ -689,7 +689,8 @@ def camvid_floor_section() -> list[str]:
              'met' if np.mean([r[w]['rare_miou'] for r in rs]) >= .10 and np.mean([r[w]['miou'] for r in rs]) >= .34 else 'not met']
             for (n, w), rs in by.items()]
     base = sorted({(r['seed'], r['baseline']['miou'], r['baseline']['rare_miou']) for r in recs})
-    at = lambda k: '; '.join(sorted({f"{str(r[k].get('commit'))[:7]} ({r[k].get('device') or r[k].get('device_name')})" for r in recs}))
+    at = lambda k: '; '.join(sorted({f"{str(r[k].get('commit'))[:7]} ({r[k].get('device_name') or r[k].get('device')})" for r in recs}))
+    pairs = ' '.join(f"RUNS/{r['run']}=RUNS/{r['baseline_run']}" for r in recs)
     return ["### CamVid: the remedies calibrated with the baseline's held-back IoU as floor", '',
             "The `train` runs of the table above, each remedy against the `baseline` run of its seed (the same held-back and val "
             "frames), three ways: `raw` (no biases), `calibrated` (`train`'s biases, mIoU ascent on the held-back frames) and "
@@ -698,8 +699,9 @@ def camvid_floor_section() -> list[str]:
             "`train` stored it (calibrated: " + '; '.join(f"seed {s} mIoU {m:.3f}, rare mIoU {q:.3f}" for s, m, q in base) +
             "), on the val frames and on the held-back frames the biases were fitted on; the last column lists the common "
             "classes losing more than 0.02 held-back IoU, which the search's guard rejects. Command: `python "
-            "benchmarks/demo_floor.py --runs R_S=baseline_S ... --data ../shared/data/camvid --size 128 --out "
-            f"nbs/results/camvid_floor.jsonl` (trained at {at('trained')}; measured at {at('run_info')}).", '',
+            f"benchmarks/demo_floor.py --runs {pairs} "
+            "--data ../shared/data/camvid --size 128 --out nbs/results/camvid_floor.jsonl`, RUNS the folder of the runs above "
+            f"(`search_demo.py --runs`; trained at {at('trained')}; measured at {at('run_info')}).", '',
             _md(['run', 'seed', 'way', 'mIoU', 'rare mIoU', 'worst class vs baseline (val)', 'worst class vs baseline (held-back)',
                  'common classes > 0.02 below the baseline (held-back)'], rows), '',
             _md(['recipe', 'way', 'seeds', 'mIoU', 'rare mIoU', 'Δ mIoU vs baseline', 'Δ rare vs baseline',
