@@ -44,9 +44,6 @@ def measure(d:Path, seed:int, meta:dict) -> dict:
     "The recommended model raw, calibrated and calibrated with the baseline's floor, against the baseline"
     from seg_imbalance.demo import demo_split
     from seg_imbalance.predict import load_model
-    from seg_imbalance.fit import evaluate_heldback, calibrate_heldback
-    from seg_imbalance.interpret import evaluate_scenes
-    from seg_imbalance.calibrate import iou_floor
     ss, _, valid, hb, rec = demo_split(seed)
     return {'seed': seed, 'steps': meta['steps'], **_three(load_model(d/'recommended'), load_model(d/'baseline'), ss, valid,
                                                            hb, list(rec.rare))}
