@@ -22,7 +22,7 @@ import json, sys
 from pathlib import Path
 import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser, run_info, print_table
+from _common import parser, run_info, print_table, append_record
 
 def train(d:Path, seed:int, steps:int, info:dict, bs:int=16) -> dict:
     "Train and save the demo's two runs for `seed` into `d` (skipped when there); the steps and the training facts"
@@ -105,9 +105,8 @@ if __name__ == '__main__':
             if pair.count('=') != 1: raise SystemExit(f"--runs: {pair!r} is not REMEDY=BASELINE")
             rem, base = map(Path, pair.split('='))
             if any(r.get('run') == rem.name and r.get('baseline_run') == base.name for r in recs): continue
-            r = {**measure_pair(rem, base, a.data, a.size), 'run_info': info}
-            with out.open('a') as f: f.write(json.dumps(r, default=float) + '\n')
-            recs.append(r); print(f"{rem.name} done", flush=True)
+            append_record(out, {**measure_pair(rem, base, a.data, a.size), 'run_info': info}, recs)
+            print(f"{rem.name} done", flush=True)
         print_table(table(recs)); sys.exit()
     for s in a.seeds:
         if any(r['seed'] == s and r['steps'] == a.steps for r in recs): continue

@@ -677,8 +677,10 @@ def camvid_floor_section() -> list[str]:
     if not recs: return []
     ways, rows, by = ('raw', 'calibrated', 'floor'), [], {}
     worst = lambda d: f"{min(d.values()):+.3f} ({min(d, key=d.get)})"
-    lost = lambda r, w: ', '.join(f"{c} {v:+.3f}" for c, v in r[w]['heldback_iou_gain'].items()
-                                  if c not in r['rare'] and v < -0.02) or 'none'
+    from seg_imbalance.choose import common_losses # the search's guard, on the recorded changes against the baseline
+    gain = lambda d: pd.DataFrame({'IoU': pd.Series(d), 'pixels %': 1.0})
+    lost = lambda r, w: ', '.join(f"{c} {v:+.3f}" for c, v in common_losses(
+        gain(r[w]['heldback_iou_gain']), gain({c: 0. for c in r[w]['heldback_iou_gain']}), r['rare']).items()) or 'none'
     for r in recs:
         for w in ways:
             rows.append([f"`{r['run']}`", r['seed'], w, f"{r[w]['miou']:.3f}", f"{r[w]['rare_miou']:.3f}", worst(r[w]['iou_gain']),
