@@ -34,6 +34,10 @@ LOSS_REGISTRY.register('focal', 'focal loss (gamma), class-weighted when the rec
 LOSS_REGISTRY.register('dice', 'soft Dice', lambda r, cw, ign: DiceLoss(ignore_index=ign))
 LOSS_REGISTRY.register('dice_focal', 'soft Dice + focal (gamma)', lambda r, cw, ign: ComboLoss(
     DiceLoss(ignore_index=ign), FocalLoss(r.gamma, ignore_index=ign)))
+LOSS_REGISTRY.register('dice_wce', "soft Dice + weighted cross-entropy (the recipe's class weights, else per batch; "
+                       "MONAI's DiceCELoss with ce_weight): the Dice term charges a rare class for the pixels it takes from others",
+                       lambda r, cw, ign: ComboLoss(DiceLoss(ignore_index=ign),
+                                                    WeightedCrossEntropy(cw if cw is not None else 'batch', ignore_index=ign)))
 LOSS_REGISTRY.register('tversky', 'Tversky (alpha: false positives, beta: false negatives)',
                        lambda r, cw, ign: TverskyLoss(r.alpha, r.beta, ignore_index=ign))
 LOSS_REGISTRY.register('focal_tversky', 'focal Tversky (alpha, beta)',
