@@ -73,6 +73,9 @@ SEARCH_CANDIDATES.register('dice-focal', 'Dice + focal loss, patches holding a r
 SEARCH_CANDIDATES.register('tversky', 'Tversky loss, alpha 0.3 (FP) / beta 0.7 (FN)', lambda rec: Recipe(
     'tversky', loss='tversky', alpha=0.3, beta=0.7, reasons=('Tversky loss weighing false negatives 0.7, '
     'false positives 0.3',), **_shared(rec)))
+SEARCH_CANDIDATES.register('recommended-dice', "the rule-based pick with soft Dice added to its loss ('dice_wce')",
+    lambda rec: replace(rec, name='recommended-dice', loss='dice_wce', reasons=(
+        "soft Dice added to the cross-entropy: a rare class pays for the pixels it takes from others",) + rec.reasons))
 if 'ohem' in LOSS_REGISTRY:
     SEARCH_CANDIDATES.register('ohem', 'OHEM cross-entropy', lambda rec: Recipe(
         'ohem', loss='ohem', reasons=('cross-entropy on the hardest pixels (OHEM)',), **_shared(rec)))

@@ -188,6 +188,11 @@ def test_search_candidate_recipe_files():
     d = get_recipe(str(ROOT / 'benchmarks/recipes/camvid_dice.toml'))
     assert replace(d, name='baseline', loss='ce', reasons=(), rare=()) == replace(RECIPES['baseline'], reasons=())
     assert d.rare == rec.rare
+    pick = replace(rec, name='recommended', balance=True)   # `recommend`'s pick on CamVid's training side (auto_0's model.json)
+    rd = get_recipe(str(ROOT / 'benchmarks/recipes/camvid_recommended_dice.toml'))
+    assert replace(rd, reasons=()) == replace(SEARCH_CANDIDATES['recommended-dice'](pick), reasons=())
+    dw = get_recipe(str(ROOT / 'benchmarks/recipes/camvid_dice_wce.toml'))
+    assert replace(dw, name='baseline', loss='ce', class_weights=None, reasons=(), rare=()) == replace(RECIPES['baseline'], reasons=())
 
 def test_demo_floor_runs(run_dir, tmp_path):
     "`demo_floor.py --runs REMEDY=BASELINE`: saved runs of one held-back part, the baseline as stored; other parts refused"
