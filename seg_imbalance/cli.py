@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('data', help="scene folder (images/, masks/, codes.txt; optional splits.csv) or 'demo'")
     t.add_argument('--recipe', default='auto', help=f"a ready recipe ({', '.join(RECIPES)}), "
                    "'auto' (recommend from the imbalance report), 'search' (pilots of candidate recipes on the held-back "
-                   "part pick one, within --steps) or a recipe .toml file (choices below)")
+                   "part pick one, within --steps), a search candidate by name (choose.SEARCH_CANDIDATES, e.g. "
+                   "recommended-dice: built from recommend's pick, trained alone) or a recipe .toml file (choices below)")
     t.add_argument('--size', type=int, default=128, help='patch side in pixels (default: 128)')
     t.add_argument('--steps', type=int, default=None, help='optimiser steps (default: --epochs passes over the '
                    'patches; on N processes, e.g. torchrun, each step takes N batches and the run makes 1/N of them)')
@@ -200,13 +201,16 @@ def _calibrate(learn, ss, hb, out:Path, quiet:bool, shrink:bool=False) -> pd.Dat
     return cal
 
 # %% ../nbs/13_cli.ipynb #c018
-def _named_recipe(recipe:str):
-    "`recipe.get_recipe(recipe)`; an unknown name's error lists every choice `train` takes"
+def _named_recipe(recipe:str, rec=None): # rec: a function giving `recommend`'s pick (a search candidate is built from it)
+    "`recipe.get_recipe(recipe)`, or the search candidate of that name; an unknown name's error lists every choice `train` takes"
     from seg_imbalance.recipe import get_recipe, RECIPES
+    from seg_imbalance.choose import SEARCH_CANDIDATES
+    if recipe not in RECIPES and recipe in SEARCH_CANDIDATES and rec is not None: return SEARCH_CANDIDATES[recipe](rec())
     try: return get_recipe(recipe)
     except ValueError as e:
         if not str(e).startswith('unknown recipe'): raise
-        raise ValueError(f"unknown recipe {recipe!r}: 'auto', 'search', one of {list(RECIPES)} or a recipe .toml file") from None
+        raise ValueError(f"unknown recipe {recipe!r}: 'auto', 'search', one of {list(RECIPES)}, a search candidate "
+                         f"({', '.join(n for n in SEARCH_CANDIDATES.names if n not in RECIPES)}) or a recipe .toml file") from None
 
 def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=None, epochs:int=5, bs:int=16,
               seed:int=0, valid_pct:float=0.2, out:str|Path='train_out', quiet:bool=False,
@@ -240,7 +244,7 @@ def run_train(data:str|Path, recipe:str='auto', size:int=128, steps:int|None=Non
                    scene_groups(ss, holdback_groups)) if holdback else None
     train = table.iloc[hb.train] if hb else table[~table.scene.isin(valid)]; train.attrs = dict(table.attrs)
     rep = imbalance_report(train, batch_sizes=(bs,)) # training rows only: held-back and evaluation rows choose nothing
-    r = recommend(rep, bs=bs) if recipe == 'auto' else None if recipe == 'search' else _named_recipe(recipe)
+    r = recommend(rep, bs=bs) if recipe == 'auto' else None if recipe == 'search' else _named_recipe(recipe, lambda: recommend(rep, bs=bs))
     if encoder_weights is not None and r is not None: r = get_recipe(r, encoder_weights=encoder_weights)
     steps = steps or max(1, epochs * len(train) // bs)
     if r is None: # pilots on the held-back part choose the recipe and train it on (`choose.search_recipe`)

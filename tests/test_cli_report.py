@@ -58,7 +58,7 @@ def test_python_dash_m_runs_the_command():
     (['train', '/no/such/folder'], 'seg-imbalance train: scene folder /no/such/folder not found'),
     (['train', 'demo', '--steps', '0'], 'seg-imbalance train: --steps must be >= 1, got 0'),
     (['train', 'demo', '--recipe', 'longtail', '--steps', '2', '--size', '64'],
-     "unknown recipe 'longtail': 'auto', 'search', one of ['baseline', 'long-tail', 'sparse-small-targets'] or a recipe .toml file"),
+     "unknown recipe 'longtail': 'auto', 'search', one of ['baseline', 'long-tail', 'sparse-small-targets'], a search candidate (recommended, dice-focal, tversky, recommended-dice"),
     (['predict', '/no/such/model.json', '/no/such/scene.png'], 'seg-imbalance predict: model file /no/such/model.json not found'),
 ])
 def test_other_commands_fail_clearly(tmp_path, args, msg):

@@ -214,6 +214,23 @@ def _heldback_pick(by:dict, rare:list) -> list[str]:
             f". The picks' val scores, averaged over the seeds: mIoU {m('miou'):.3f}, rare mIoU {m('rare_miou'):.3f}: target "
             f"(rare ≥ 0.10, mIoU ≥ 0.34) {'met' if m('rare_miou') >= .10 and m('miou') >= .34 else 'not met'}.", '']
 
+def _common_trade(by:dict, rare:list) -> list[str]:
+    "Per run, the common classes more than 0.02 IoU below the baseline of the same seeds on the val frames (held-back in brackets)"
+    from seg_imbalance.choose import common_losses
+    base, out = by.get('baseline', {}), []
+    for n, rs in by.items():
+        ss = [s for s in rs if s in base and s != 'baseline']
+        if n == 'baseline' or not ss: continue
+        cs = [c for c in rs[ss[0]]['iou'] if c not in rare]
+        mean = lambda x: pd.Series({c: float(np.mean([x[s]['iou'][c] for s in ss])) for c in cs})
+        lost = common_losses(pd.DataFrame({'IoU': mean(rs)}), pd.DataFrame({'IoU': mean(base), 'pixels %': 1.0}), rare, 0.02)
+        val = {c: float(np.mean([rs[s]['iou'][c] - base[s]['iou'][c] for s in ss])) for c in cs}
+        hb = {c: float(np.mean([rs[s]['heldback']['iou_after'][c] - base[s]['heldback']['iou_after'][c] for s in ss]))
+              for c in cs if all(c in (x[s].get('heldback') or {}).get('iou_after', {}) for x in (rs, base) for s in ss)}
+        out.append(f"`{n}`: " + (', '.join(f"{c} {val[c]:+.3f}" + (f" ({hb[c]:+.3f})" if c in hb else '') for c in lost) or 'none'))
+    return ["**Common classes more than 0.02 IoU below the baseline**, on the val frames, paired by seed and averaged "
+            "(on the held-back frames in brackets): " + '; '.join(out) + '.', ''] if out else []
+
 def camvid_train_section(f:str='camvid_train.jsonl', # the results file in nbs/results
                          title:str='(the default path, calibrated, against the baseline and the search)',
                          pick:bool=False, # add what the search's rule picks on the held-back frames (runs of the whole budget)
@@ -250,7 +267,7 @@ def camvid_train_section(f:str='camvid_train.jsonl', # the results file in nbs/r
         picks = ', '.join(f"seed {s}: {r['recipe']}" for s, r in sorted(by['search'].items()))
         notes = [f"Search minus auto, rare mIoU, paired by seed: {_sms(d)} ({sum(x > 0 for x in d)} of {len(d)} seeds better); "
                  f"the search picked {picks}.", '']
-    notes += _heldback_pick(by, rare) if pick else []
+    notes += (_common_trade(by, rare) + _heldback_pick(by, rare)) if pick else []
     return [f'### CamVid through `train` {title}', '',
             f"`seg-imbalance train camvid --recipe R --steps {recs[0]['budget']} --size 128 --bs 16 --seed S` for R in "
             f"{', '.join(by)}: CamVid's training frames minus the part `train` holds back (whole frames, "
