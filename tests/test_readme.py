@@ -38,3 +38,23 @@ def test_readme_results_block_follows_the_results_files():
     import subprocess, sys
     p = subprocess.run([sys.executable, str(root / 'tools' / 'readme_results.py'), '--check'], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr + p.stdout
+
+def _results_tool():
+    import importlib.util, sys
+    sys.path.insert(0, str(root))
+    spec = importlib.util.spec_from_file_location('readme_results', root / 'tools' / 'readme_results.py')
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); return m
+
+def test_demo_train_section_reads_the_goal_both_ways(tmp_path, monkeypatch):
+    "The demo's goal read strictly (every seed keeps every class within 0.02) and by class means, from the records"
+    t = _results_tool(); (tmp_path / 'nbs' / 'results').mkdir(parents=True); monkeypatch.setattr(t, 'root', tmp_path)
+    def rec(name, seed, a, r):
+        iou = {'a': a, 'b': 0.5, 'r': r}
+        return dict(name=name, seed=seed, iou=iou, miou=sum(iou.values()) / 3, rare_miou=r, rare=['r'], budget=300, commit='abc1234',
+                    device='cpu', command=f'seg-imbalance train demo --recipe {name} --seed {seed}')
+    recs = [rec('baseline', s, 0.5, 0.1) for s in (0, 1, 2)] + [rec('x', s, 0.5 - 0.03 * (s == 0), 0.3) for s in (0, 1, 2)]
+    (tmp_path / 'nbs' / 'results' / 'd.jsonl').write_text('\n'.join(map(json.dumps, recs)))
+    out = '\n'.join(t.demo_train_section('d.jsonl'))
+    row = next(l for l in out.splitlines() if l.startswith('| `x`'))
+    assert '| +0.200 ± 0.000 |' in row and '| -0.030 | a -0.010 | not met | met |' in row, row  # one seed loses 0.03 of `a`
+    assert 'one commit and device: abc1234 (cpu)' in out and '--recipes baseline x' in out
