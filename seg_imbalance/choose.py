@@ -20,7 +20,7 @@ from .recipe import Recipe, RECIPES, LOSS_REGISTRY, get_recipe
 
 # %% auto #0
 __all__ = ['SEARCH_CANDIDATES', 'DEFAULT_CANDIDATES', 'recommend', 'search_candidates', 'halving_plan', 'heldback_scores',
-           'common_losses', 'select_round', 'continue_fit', 'calibrated_table', 'search_recipe']
+           'common_losses', 'select_round', 'pick_trained', 'continue_fit', 'calibrated_table', 'search_recipe']
 
 # %% ../nbs/11d_choose.ipynb #c013
 def _miss(t:pd.DataFrame, c:str, bs:int) -> float:
@@ -150,6 +150,19 @@ def select_round(tabs:dict, # `{candidate: per-class table}` of one round, all a
         fate[n] = ('kept', f'{key} {sc[n][key]:.3f}, rank {i + 1}') if i < keep else (
             'dropped', f'{key} {sc[n][key]:.3f}, rank {i + 1} of {len(ok)}: only the best {keep} go on')
     return {n: fate[n] for n in tabs}
+
+# %% ../nbs/11d_choose.ipynb #ch23b
+def pick_trained(records:list, # `train` records: `name`, `seed`, `heldback` with `iou_after` (`{class: IoU}`)
+                 rare:list, tol:float=0.02, base:str='baseline') -> pd.DataFrame:
+    "Per seed, each trained run's fate under `select_round` (keep one) on its held-back IoU after its biases"
+    rows, seeds = [], sorted({r['seed'] for r in records})
+    for s in seeds:
+        tabs = {r['name']: pd.DataFrame({'IoU': pd.Series(r['heldback']['iou_after'], dtype=float), 'pixels %': 1.0})
+                for r in records if r['seed'] == s and (r.get('heldback') or {}).get('iou_after')}
+        if base not in tabs or len(tabs) < 2: continue
+        rows += [{'seed': s, 'run': n, 'fate': f, 'why': why} for n, (f, why) in select_round(tabs, rare, 1, tol, base).items()]
+    return pd.DataFrame(rows, columns=['seed', 'run', 'fate', 'why'])
+
 
 # %% ../nbs/11d_choose.ipynb #ch25
 class _TrainOn(Callback):

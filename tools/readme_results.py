@@ -195,13 +195,10 @@ def _recipes_arg(recs:list) -> str:
 
 def _heldback_pick(by:dict, rare:list, val:str='val frames', held:str='held-back frames', target:bool=True) -> list[str]:
     "Per seed, the run the search's own rule (`choose.select_round`) picks on the held-back part, and its scores on `val`"
-    from seg_imbalance.choose import select_round
-    picks, lines = {}, []
-    for s in sorted({s for rs in by.values() for s in rs}):
-        tabs = {n: pd.DataFrame({'IoU': pd.Series(rs[s]['heldback']['iou_after']), 'pixels %': 1.0})
-                for n, rs in by.items() if s in rs and (rs[s].get('heldback') or {}).get('iou_after')}
-        if 'baseline' not in tabs or len(tabs) < 2: continue
-        fate = select_round(tabs, rare, 1, 0.02); w = next(n for n, (f, _) in fate.items() if f == 'kept'); picks[s] = w
+    from seg_imbalance.choose import pick_trained
+    picks, lines, pk = {}, [], pick_trained([r for rs in by.values() for r in rs.values()], rare, 0.02)
+    for s, g in pk.groupby('seed', sort=True):
+        fate = {r.run: (r.fate, r.why) for r in g.itertuples()}; w = next(n for n, (f, _) in fate.items() if f == 'kept'); picks[s] = w
         rej = [f"`{n}` ({why.split(': ', 1)[1]})" for n, (f, why) in fate.items() if f == 'rejected']
         lines.append(f"seed {s}: `{w}` ({fate[w][1].split(', rank')[0].replace('_miou', ' mIoU').replace('rare', 'held-back rare')}; on the {val} mIoU {by[w][s]['miou']:.3f}, rare mIoU "
                      f"{by[w][s]['rare_miou']:.3f})" + (f"; the guard rejected {', '.join(rej)}" if rej else ''))
