@@ -185,6 +185,10 @@ def _hb_change(cal:list, c:str) -> str:
 CAL_TITLE = ("again, one commit and CPU: the search's candidates and `dice` each trained the whole budget and calibrated, "
              "picked on the held-back frames")
 
+DWCE_TITLE = ("with a Dice term in the recommended recipe's loss (`dice_wce`), one commit and CPU, against the baseline and "
+              "`auto` of that commit, picked on the held-back frames")
+DWCE_FLOOR = ": `recommended-dice`"
+
 def _recipes_arg(recs:list) -> str:
     "search_demo's --recipes of these runs: NAME, or NAME=FILE.toml when the run trained a recipe file"
     out = {}
@@ -720,9 +724,11 @@ def demo_floor_section() -> list[str]:
             _md(['seed', 'way', 'rare mIoU gain', 'mIoU gain', 'worst class change (evaluation)',
                  'worst class change (held-back)'], rows), '']
 
-def camvid_floor_section() -> list[str]:
+def camvid_floor_section(f:str='camvid_floor.jsonl', # the results file in nbs/results
+                         title:str='', # what follows the section's title
+                        ) -> list[str]:
     "`demo_floor.py --runs`: CamVid's `train` remedies calibrated three ways against the baseline run of their seed"
-    recs = _jsonl(root/'nbs/results/camvid_floor.jsonl')
+    recs = _jsonl(root/'nbs/results'/f)
     if not recs: return []
     ways, rows, by = ('raw', 'calibrated', 'floor'), [], {}
     worst = lambda d: f"{min(d.values()):+.3f} ({min(d, key=d.get)})"
@@ -742,7 +748,7 @@ def camvid_floor_section() -> list[str]:
     base = sorted({(r['seed'], r['baseline']['miou'], r['baseline']['rare_miou']) for r in recs})
     at = lambda k: '; '.join(sorted({f"{str(r[k].get('commit'))[:7]} ({r[k].get('device_name') or r[k].get('device')})" for r in recs}))
     pairs = ' '.join(f"RUNS/{r['run']}=RUNS/{r['baseline_run']}" for r in recs)
-    return ["### CamVid: the remedies calibrated with the baseline's held-back IoU as floor", '',
+    return [f"### CamVid: the remedies calibrated with the baseline's held-back IoU as floor{title}", '',
             "The `train` runs of the table above, each remedy against the `baseline` run of its seed (the same held-back and val "
             "frames), three ways: `raw` (no biases), `calibrated` (`train`'s biases, mIoU ascent on the held-back frames) and "
             "`floor` (biases fitted first to bring each class back up to the baseline's held-back IoU after its own biases, as "
@@ -751,7 +757,7 @@ def camvid_floor_section() -> list[str]:
             "), on the val frames and on the held-back frames the biases were fitted on; the last column lists the common "
             "classes losing more than 0.02 held-back IoU, which the search's guard rejects. Command: `python "
             f"benchmarks/demo_floor.py --runs {pairs} "
-            "--data ../shared/data/camvid --size 128 --out nbs/results/camvid_floor.jsonl`, RUNS the folder of the runs above "
+            f"--data ../shared/data/camvid --size 128 --out nbs/results/{f}`, RUNS the folder of the runs above "
             f"(`search_demo.py --runs`; trained at {at('trained')}; measured at {at('run_info')}).", '',
             _md(['run', 'seed', 'way', 'mIoU', 'rare mIoU', 'worst class vs baseline (val)', 'worst class vs baseline (held-back)',
                  'common classes > 0.02 below the baseline (held-back)'], rows), '',
@@ -844,7 +850,7 @@ def block() -> str:
                 f"{'; '.join(d['devices'])}), whole validation scenes; rare classes {', '.join(d['rare'])}. Grid "
                 "`nbs/results/demo_ablation.toml`; command: `seg-imbalance ablate nbs/results/demo_ablation.toml --out "
                 "nbs/results/demo_ablation`.", '', md, '', *_mixed_note(d['summary']), _ran(d).strip(), '']
-    out += camvid_train_section() + camvid_train_section('camvid_train_cal.jsonl', CAL_TITLE, pick=True) + camvid_floor_section() + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + natural_bn_section() + class_weights_section() + aug_default_section() + balance_default_section() + demo_seeds_section() + demo_train_section() + demo_floor_section() + search_section() + parity_section()
+    out += camvid_train_section() + camvid_train_section('camvid_train_cal.jsonl', CAL_TITLE, pick=True) + camvid_floor_section() + camvid_train_section('camvid_train_dwce.jsonl', DWCE_TITLE, pick=True) + camvid_floor_section('camvid_floor_dwce.jsonl', DWCE_FLOOR) + camvid_groups_section() + crossfit_section() + prior_match_section() + tta_section() + weight_average_section() + window_section() + natural_bn_section() + class_weights_section() + aug_default_section() + balance_default_section() + demo_seeds_section() + demo_train_section() + demo_floor_section() + search_section() + parity_section()
     return '\n'.join(out + [END])
 
 def updated(readme:str) -> str:
