@@ -217,21 +217,22 @@ def _heldback_pick(by:dict, rare:list, val:str='val frames', held:str='held-back
             + ".", '']
 
 def _common_trade(by:dict, rare:list) -> list[str]:
-    "Per run, the common classes more than 0.02 IoU below the baseline of the same seeds on the val frames (held-back in brackets)"
+    "Per run, the common classes more than 0.02 IoU below the baseline of the same seeds, on the val frames or the held-back ones"
     from seg_imbalance.choose import common_losses
     base, out = by.get('baseline', {}), []
     for n, rs in by.items():
         ss = [s for s in rs if s in base and s != 'baseline']
         if n == 'baseline' or not ss: continue
         cs = [c for c in rs[ss[0]]['iou'] if c not in rare]
-        mean = lambda x: pd.Series({c: float(np.mean([x[s]['iou'][c] for s in ss])) for c in cs})
-        lost = common_losses(pd.DataFrame({'IoU': mean(rs)}), pd.DataFrame({'IoU': mean(base), 'pixels %': 1.0}), rare, 0.02)
-        val = {c: float(np.mean([rs[s]['iou'][c] - base[s]['iou'][c] for s in ss])) for c in cs}
-        hb = {c: float(np.mean([rs[s]['heldback']['iou_after'][c] - base[s]['heldback']['iou_after'][c] for s in ss]))
-              for c in cs if all(c in (x[s].get('heldback') or {}).get('iou_after', {}) for x in (rs, base) for s in ss)}
-        out.append(f"`{n}`: " + (', '.join(f"{c} {val[c]:+.3f}" + (f" ({hb[c]:+.3f})" if c in hb else '') for c in lost) or 'none'))
-    return ["**Common classes more than 0.02 IoU below the baseline**, on the val frames, paired by seed and averaged "
-            "(on the held-back frames in brackets): " + '; '.join(out) + '.', ''] if out else []
+        hcs = [c for c in cs if all(c in (x[s].get('heldback') or {}).get('iou_after', {}) for x in (rs, base) for s in ss)]
+        mean = lambda x, get, cs: pd.Series({c: float(np.mean([get(x[s])[c] for s in ss])) for c in cs})
+        d = {w: mean(rs, get, k) - mean(base, get, k) for w, get, k in (('val', lambda r: r['iou'], cs),
+                                                                         ('hb', lambda r: r['heldback']['iou_after'], hcs))}
+        lost = {c for w in d for c in common_losses(pd.DataFrame({'IoU': d[w]}), pd.DataFrame({'IoU': 0 * d[w], 'pixels %': 1.0}), rare, 0.02)}
+        out.append(f"`{n}`: " + (', '.join(f"{c} {d['val'][c]:+.3f}" + (f" ({d['hb'][c]:+.3f})" if c in d['hb'] else '')
+                                          for c in cs if c in lost) or 'none'))
+    return ["**Common classes more than 0.02 IoU below the baseline** on the val frames or on the held-back frames, paired by "
+            "seed and averaged: val (held-back in brackets): " + '; '.join(out) + '.', ''] if out else []
 
 def camvid_train_section(f:str='camvid_train.jsonl', # the results file in nbs/results
                          title:str='(the default path, calibrated, against the baseline and the search)',
