@@ -200,7 +200,10 @@ def _recipes_arg(recs:list) -> str:
 def _heldback_pick(by:dict, rare:list, val:str='val frames', held:str='held-back frames', target:bool=True) -> list[str]:
     "Per seed, the run the search's own rule (`choose.select_round`) picks on the held-back part, and its scores on `val`"
     from seg_imbalance.choose import pick_trained
-    picks, lines, pk = {}, [], pick_trained([r for rs in by.values() for r in rs.values()], rare, 0.02)
+    recs = [r for rs in by.values() for r in rs.values()]      # rare: one list, or `{seed: list}` (the demo's differ by seed)
+    pk = pd.concat([pick_trained([r for r in recs if r['seed'] == s], rare[s] if isinstance(rare, dict) else rare, 0.02)
+                    for s in sorted({r['seed'] for r in recs})])
+    picks, lines = {}, []
     for s, g in pk.groupby('seed', sort=True):
         fate = {r.run: (r.fate, r.why) for r in g.itertuples()}; w = next(n for n, (f, _) in fate.items() if f == 'kept'); picks[s] = w
         rej = [f"`{n}` ({why.split(': ', 1)[1]})" for n, (f, why) in fate.items() if f == 'rejected']
@@ -690,7 +693,7 @@ def demo_train_section(f:str='demo_dice_wce.jsonl') -> list[str]:
                      say(np.mean(g) >= .15 and min(ws) >= -.02), say(np.mean(g) >= .15 and pm[wc] >= -.02)])
     at = sorted({f"{str(r['commit'])[:7]} ({r['device']})" for r in recs})
     rare = {tuple(r['rare']) for r in recs}
-    pick = _heldback_pick(by, list(next(iter(rare))), 'evaluation scenes', 'held-back scenes', False) if len(rare) == 1 else []
+    pick = _heldback_pick(by, {r['seed']: r['rare'] for r in recs}, 'evaluation scenes', 'held-back scenes', False)
     return ['### The demo through `train`: the goal of a fix, not a trade', '',
             f"`seg-imbalance train demo --recipe R --steps {recs[0]['budget']} --size 64 --bs 16 --seed S` for R in "
             f"{', '.join(by)}, seeds {', '.join(map(str, sorted({r['seed'] for r in recs})))}: the same training rows and held-back "
