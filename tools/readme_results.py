@@ -678,7 +678,7 @@ def demo_train_section(f:str='demo_dice_wce.jsonl') -> list[str]:
     if not recs: return []
     by, say = {}, lambda ok: 'met' if ok else 'not met'
     for r in recs: by.setdefault(r['name'], {})[r['seed']] = r
-    base, rows, worst = by.get('baseline', {}), [], []
+    base, rows = by.get('baseline', {}), []
     for n, rs in by.items():
         ss = sorted(s for s in rs if s in base)
         if n == 'baseline' or not ss: continue
