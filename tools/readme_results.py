@@ -682,12 +682,12 @@ def demo_train_section(f:str='demo_dice_wce.jsonl') -> list[str]:
     for n, rs in by.items():
         ss = sorted(s for s in rs if s in base)
         if n == 'baseline' or not ss: continue
-        d = lambda s: {c: v for c in rs[s]['iou'] if (v := rs[s]['iou'][c] - base[s]['iou'].get(c, np.nan)) == v} # NaN: absent
+        d = {s: {c: v for c in rs[s]['iou'] if (v := rs[s]['iou'][c] - base[s]['iou'].get(c, np.nan)) == v} for s in ss} # NaN: absent
         per = {}
         for s in ss:
-            for c, v in d(s).items(): per.setdefault(c, []).append(v)
+            for c, v in d[s].items(): per.setdefault(c, []).append(v)
         pm = {c: float(np.mean(v)) for c, v in per.items()}; wc = min(pm, key=pm.get)
-        ws = [min(d(s).values()) for s in ss]; g = [rs[s]['rare_miou'] - base[s]['rare_miou'] for s in ss]
+        ws = [min(d[s].values()) for s in ss]; g = [rs[s]['rare_miou'] - base[s]['rare_miou'] for s in ss]
         rows.append([f"`{n}`", len(ss), _ms([rs[s]['miou'] for s in ss]), _ms([rs[s]['rare_miou'] for s in ss]), _sms(g),
                      _sms([rs[s]['miou'] - base[s]['miou'] for s in ss]), f"{min(ws):+.3f}", f"{wc} {pm[wc]:+.3f}",
                      say(np.mean(g) >= .15 and min(ws) >= -.02), say(np.mean(g) >= .15 and pm[wc] >= -.02)])
